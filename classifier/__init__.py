@@ -1,0 +1,1 @@
+"""Request classification: which lane should serve a request."""

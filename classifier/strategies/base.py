@@ -1,0 +1,32 @@
+"""The interface every classification strategy implements."""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from laneway.lanes import Lane
+
+Request = Mapping[str, Any]
+"""An OpenAI chat-completions or completions request body."""
+
+
+@dataclass(frozen=True, slots=True)
+class Decision:
+    lane: Lane
+    confidence: float
+    reason: str
+    strategy: str
+
+
+class Strategy(ABC):
+    name: str
+
+    @abstractmethod
+    def classify(self, request: Request) -> Decision: ...
+
+    def classify_batch(self, requests: Sequence[Request]) -> list[Decision]:
+        """Classify several requests; strategies with a model override this to batch."""
+        return [self.classify(request) for request in requests]

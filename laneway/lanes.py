@@ -1,0 +1,27 @@
+"""Lane names and the Celery queue names derived from them."""
+
+from __future__ import annotations
+
+from typing import Literal, get_args
+
+Lane = Literal["fast-path", "general", "high-compute"]
+LANES: tuple[Lane, ...] = get_args(Lane)
+
+FAST_PATH: Lane = "fast-path"
+GENERAL: Lane = "general"
+HIGH_COMPUTE: Lane = "high-compute"
+
+QUEUE_PREFIX = "laneway."
+CLASSIFY_QUEUE = "laneway.classify"
+
+
+def queue_for(lane: Lane) -> str:
+    return f"{QUEUE_PREFIX}{lane}"
+
+
+def parse_lane(value: str) -> Lane:
+    """Return ``value`` as a lane name, or raise ``ValueError`` naming the valid ones."""
+    for lane in LANES:
+        if value == lane:
+            return lane
+    raise ValueError(f"unknown lane {value!r}; expected one of {', '.join(LANES)}")

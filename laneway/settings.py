@@ -1,0 +1,195 @@
+"""Configuration: one YAML file plus ``LANEWAY_*`` environment overrides.
+
+Precedence (highest first): explicit arguments, environment variables
+(``LANEWAY_REDIS_URL``, ``LANEWAY_API__PORT``, ...), the YAML file named by
+``LANEWAY_CONFIG`` (default ``./laneway.yaml`` when present), built-in defaults.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    YamlConfigSettingsSource,
+)
+
+from laneway.lanes import FAST_PATH, GENERAL, HIGH_COMPUTE, LANES, Lane
+
+DEFAULT_CONFIG_FILE = "laneway.yaml"
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class BackendConfig(Strict):
+    """One OpenAI-compatible model server serving a lane."""
+
+    name: str = Field(min_length=1, description="unique backend name, shown on jobs and metrics")
+    base_url: str = Field(description="OpenAI API root, e.g. http://127.0.0.1:8080/v1")
+    model: str = Field(min_length=1, description="model name sent to the backend")
+    weight: float = Field(default=1.0, gt=0)
+    max_concurrency: int = Field(default=16, ge=1)
+    context_window: int = Field(default=8192, ge=1, description="tokens")
+    price_per_1k_input: float = Field(default=0.0, ge=0)
+    price_per_1k_output: float = Field(default=0.0, ge=0)
+    api_key_env: str | None = Field(
+        default=None, description="name of the environment variable holding the API key"
+    )
+
+    @field_validator("base_url")
+    @classmethod
+    def _http_url(cls, value: str) -> str:
+        if not value.startswith(("http://", "https://")):
+            raise ValueError("must start with http:// or https://")
+        return value.rstrip("/")
+
+    def api_key(self) -> str | None:
+        return os.environ.get(self.api_key_env) if self.api_key_env else None
+
+
+class LaneConfig(Strict):
+    backends: list[BackendConfig] = Field(default_factory=list)
+    fallback: list[Lane] = Field(default_factory=list, description="lanes to try, in order")
+    concurrency: int = Field(default=8, ge=1, description="in-flight backend calls per worker")
+    max_queue_depth: int = Field(default=10_000, ge=1, description="reject submits above this")
+
+
+def _default_lanes() -> dict[Lane, LaneConfig]:
+    return {
+        FAST_PATH: LaneConfig(fallback=[GENERAL], concurrency=16),
+        GENERAL: LaneConfig(fallback=[HIGH_COMPUTE], concurrency=8),
+        HIGH_COMPUTE: LaneConfig(fallback=[GENERAL], concurrency=4),
+    }
+
+
+class ClassifierConfig(Strict):
+    strategy: Literal["rules", "embedding", "llm", "cascade", "auto"] = "auto"
+    timeout_seconds: float = Field(default=2.0, gt=0)
+    confidence_threshold: float = Field(default=0.75, ge=0, le=1)
+    cache_ttl_seconds: int = Field(default=3600, ge=0)
+    examples_file: Path | None = None
+    llm_base_url: str | None = None
+    llm_model: str | None = None
+    llm_api_key_env: str | None = None
+
+
+class ApiConfig(Strict):
+    host: str = "127.0.0.1"
+    port: int = Field(default=8000, ge=0, le=65535)
+    max_body_bytes: int = Field(default=4_000_000, ge=1024)
+    api_keys_env: str = Field(
+        default="LANEWAY_API_KEYS",
+        description="env var holding 'key:tenant,key:tenant'; keys never live in the file",
+    )
+    wait_timeout_seconds: float = Field(default=300.0, gt=0)
+
+
+class WorkerConfig(Strict):
+    connect_timeout_seconds: float = Field(default=5.0, gt=0)
+    read_timeout_seconds: float = Field(default=120.0, gt=0)
+    task_soft_time_limit: int = Field(default=300, ge=1)
+    task_time_limit: int = Field(default=330, ge=1)
+    visibility_timeout: int = Field(default=3600, ge=1)
+
+    @model_validator(mode="after")
+    def _limits_ordered(self) -> WorkerConfig:
+        if self.task_soft_time_limit >= self.task_time_limit:
+            raise ValueError("task_soft_time_limit must be below task_time_limit")
+        if self.visibility_timeout <= self.task_time_limit:
+            raise ValueError(
+                "visibility_timeout must be above task_time_limit, or Redis redelivers "
+                "jobs that are still running"
+            )
+        return self
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_prefix="LANEWAY_",
+        env_nested_delimiter="__",
+        extra="forbid",
+    )
+
+    redis_url: str = "redis://127.0.0.1:6379/0"
+    job_ttl_seconds: int = Field(default=7 * 24 * 3600, ge=60)
+    data_dir: Path = Path(".laneway")
+    lanes: dict[Lane, LaneConfig] = Field(default_factory=_default_lanes)
+    classifier: ClassifierConfig = Field(default_factory=ClassifierConfig)
+    api: ApiConfig = Field(default_factory=ApiConfig)
+    worker: WorkerConfig = Field(default_factory=WorkerConfig)
+
+    @field_validator("lanes")
+    @classmethod
+    def _all_lanes(cls, value: dict[Lane, LaneConfig]) -> dict[Lane, LaneConfig]:
+        defaults = _default_lanes()
+        merged = {lane: value.get(lane, defaults[lane]) for lane in LANES}
+        names = [b.name for lane in merged.values() for b in lane.backends]
+        duplicates = sorted({n for n in names if names.count(n) > 1})
+        if duplicates:
+            raise ValueError(f"backend names must be unique, repeated: {', '.join(duplicates)}")
+        return merged
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        sources: list[PydanticBaseSettingsSource] = [init_settings, env_settings]
+        path = config_path()
+        if path is not None:
+            sources.append(YamlConfigSettingsSource(settings_cls, yaml_file=path))
+        return tuple(sources)
+
+    def has_backends(self) -> bool:
+        return any(lane.backends for lane in self.lanes.values())
+
+
+def config_path() -> Path | None:
+    explicit = os.environ.get("LANEWAY_CONFIG")
+    if explicit:
+        path = Path(explicit)
+        if not path.is_file():
+            raise ConfigError(f"LANEWAY_CONFIG names {path}, which is not a file")
+        return path
+    default = Path(DEFAULT_CONFIG_FILE)
+    return default if default.is_file() else None
+
+
+class ConfigError(Exception):
+    """Invalid configuration, with every bad key named."""
+
+
+def describe_validation_error(error: ValidationError) -> str:
+    lines = []
+    for item in error.errors():
+        key = ".".join(str(part) for part in item["loc"]) or "(top level)"
+        lines.append(f"  {key}: {item['msg']}")
+    return "invalid laneway configuration:\n" + "\n".join(lines)
+
+
+def load_settings(config_file: str | Path | None = None, **overrides: Any) -> Settings:
+    """Load and validate settings; raise :class:`ConfigError` with readable messages."""
+    previous = os.environ.get("LANEWAY_CONFIG")
+    try:
+        if config_file is not None:
+            os.environ["LANEWAY_CONFIG"] = str(config_file)
+        return Settings(**overrides)
+    except ValidationError as exc:
+        raise ConfigError(describe_validation_error(exc)) from None
+    finally:
+        if config_file is not None:
+            if previous is None:
+                os.environ.pop("LANEWAY_CONFIG", None)
+            else:
+                os.environ["LANEWAY_CONFIG"] = previous
