@@ -1,0 +1,50 @@
+"""The FastAPI application."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+import redis.asyncio as aioredis
+from fastapi import FastAPI
+
+from api import errors
+from api.auth import KeyRing
+from api.deps import ApiState
+from api.routes import health, jobs
+from laneway.celery_app import create_app as create_celery
+from laneway.settings import Settings, load_settings
+from laneway.store import AsyncJobStore
+from laneway.wire import MessageFactory
+from producer import AsyncProducer
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    settings = settings or load_settings()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        client = aioredis.Redis.from_url(
+            settings.redis_url, decode_responses=True, max_connections=2048
+        )
+        store = AsyncJobStore(client, settings.job_ttl_seconds)
+        app.state.laneway = ApiState(
+            settings=settings,
+            redis=client,
+            store=store,
+            producer=AsyncProducer(store, MessageFactory(create_celery(settings))),
+            keyring=KeyRing.from_env(settings.api.api_keys_env),
+        )
+        yield
+        await client.aclose()
+
+    app = FastAPI(
+        title="laneway",
+        summary="A queue-backed router for LLM inference traffic.",
+        version="0.1.0",
+        lifespan=lifespan,
+    )
+    errors.install(app)
+    app.include_router(jobs.router)
+    app.include_router(health.router)
+    return app

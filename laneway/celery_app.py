@@ -1,0 +1,80 @@
+"""The Celery application and its queue topology."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from celery import Celery
+from kombu import Exchange, Queue
+
+from laneway.lanes import CLASSIFY_QUEUE, LANES, queue_for
+from laneway.settings import Settings, load_settings
+
+CLASSIFY_TASK = "laneway.classify"
+RUN_TASK = "laneway.run"
+
+
+def _queue(name: str) -> Queue:
+    return Queue(name, Exchange(name, type="direct"), routing_key=name)
+
+
+def create_app(settings: Settings) -> Celery:
+    """A Celery app configured for at-least-once, least-connections delivery."""
+    worker = settings.worker
+    transport_options = {
+        # Must exceed the hard time limit plus any countdown, or Redis hands a
+        # job that is still running to a second worker (validated in settings).
+        "visibility_timeout": worker.visibility_timeout,
+        "priority_steps": [0, 3, 6, 9],
+    }
+    app = Celery("laneway", set_as_current=False)
+    app.conf.update(
+        broker_url=settings.redis_url,
+        broker_transport_options=transport_options,
+        broker_connection_retry_on_startup=True,
+        result_backend=None,
+        task_ignore_result=True,
+        task_serializer="json",
+        result_serializer="json",
+        event_serializer="json",
+        accept_content=["json"],
+        task_acks_late=True,
+        task_reject_on_worker_lost=True,
+        worker_prefetch_multiplier=1,
+        task_soft_time_limit=worker.task_soft_time_limit,
+        task_time_limit=worker.task_time_limit,
+        task_queues=[_queue(CLASSIFY_QUEUE)] + [_queue(queue_for(lane)) for lane in LANES],
+        task_default_queue=queue_for("general"),
+        task_routes={CLASSIFY_TASK: {"queue": CLASSIFY_QUEUE}},
+        task_create_missing_queues=False,
+        worker_hijack_root_logger=False,
+        worker_redirect_stdouts=False,
+        worker_cancel_long_running_tasks_on_connection_loss=False,
+    )
+    app.laneway_settings = settings  # type: ignore[attr-defined]
+    return app
+
+
+def worker_app(settings: Settings, role: str) -> Celery:
+    """An app with the tasks of one worker role registered (``classify`` or a lane)."""
+    app = create_app(settings)
+    if role == "classify":
+        from classifier.tasks import register as register_classifier
+
+        register_classifier(app)
+    else:
+        from workers.tasks import register as register_lane
+
+        register_lane(app)
+    return app
+
+
+def __getattr__(name: str) -> Any:
+    # Lets ``celery -A laneway.celery_app worker`` find an app with every task.
+    if name in {"app", "celery"}:
+        app = worker_app(load_settings(), "classify")
+        from workers.tasks import register as register_lane
+
+        register_lane(app)
+        return app
+    raise AttributeError(name)

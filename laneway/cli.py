@@ -1,0 +1,327 @@
+"""The ``laneway`` command line."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import sys
+import time
+from pathlib import Path
+from typing import Annotated, Any
+
+import httpx
+import typer
+import yaml
+from rich.console import Console
+from rich.table import Table
+
+from laneway.lanes import LANES
+from laneway.net import free_port, is_loopback, wait_for_port
+from laneway.settings import ConfigError, Settings, load_settings
+from laneway.sim.cli import sim_backend
+
+app = typer.Typer(
+    add_completion=False,
+    no_args_is_help=True,
+    help="laneway: a queue-backed router for LLM inference traffic.",
+)
+config_app = typer.Typer(no_args_is_help=True, help="Inspect configuration.")
+app.add_typer(config_app, name="config")
+app.command("sim-backend")(sim_backend)
+
+console = Console()
+err = Console(stderr=True)
+
+ConfigOption = Annotated[
+    Path | None,
+    typer.Option("--config", "-c", help="YAML config file [default: $LANEWAY_CONFIG or ./laneway.yaml]"),
+]
+DEFAULT_API = "http://127.0.0.1:8000"
+
+
+def _settings(config: Path | None, **overrides: Any) -> Settings:
+    try:
+        return load_settings(config, **overrides)
+    except ConfigError as exc:
+        err.print(f"[red]{exc}[/red]")
+        raise typer.Exit(2) from None
+
+
+def _api_keys_configured(settings: Settings) -> bool:
+    return bool(os.environ.get(settings.api.api_keys_env, "").strip())
+
+
+def _refuse_open_bind(host: str, settings: Settings, insecure: bool) -> None:
+    if not is_loopback(host) and not _api_keys_configured(settings) and not insecure:
+        err.print(
+            f"[red]refusing to listen on {host} without API keys: set "
+            f"{settings.api.api_keys_env}='key:tenant,...' or pass --insecure[/red]"
+        )
+        raise typer.Exit(2)
+
+
+@config_app.command("check")
+def config_check(
+    file: Annotated[Path | None, typer.Argument(help="config file to check")] = None,
+) -> None:
+    """Validate a configuration and print the effective result (env overrides applied)."""
+    settings = _settings(file)
+    console.print(yaml.safe_dump(settings.model_dump(mode="json"), sort_keys=False), end="")
+    for lane, config in settings.lanes.items():
+        for backend in config.backends:
+            if backend.api_key_env and not backend.api_key():
+                err.print(f"[yellow]warning: {lane}/{backend.name}: ${backend.api_key_env} is not set[/yellow]")
+
+
+@app.command()
+def worker(
+    lane: Annotated[
+        str, typer.Option(help=f"lane to serve ({', '.join(LANES)}) or 'classify' for the classifier")
+    ],
+    concurrency: Annotated[
+        int | None, typer.Option(help="in-flight jobs [default: the lane's concurrency]")
+    ] = None,
+    loglevel: Annotated[str, typer.Option(help="Celery log level")] = "INFO",
+    config: ConfigOption = None,
+) -> None:
+    """Run a Celery worker for the classifier or for one lane."""
+    from laneway.worker import CLASSIFY_ROLE, run_worker
+
+    if lane not in (CLASSIFY_ROLE, *LANES):
+        raise typer.BadParameter(f"expected one of classify, {', '.join(LANES)}", param_hint="--lane")
+    run_worker(_settings(config), lane, concurrency, loglevel)
+
+
+@app.command()
+def api(
+    host: Annotated[str | None, typer.Option(help="interface [default: config api.host]")] = None,
+    port: Annotated[int | None, typer.Option(help="port [default: config api.port]")] = None,
+    workers: Annotated[int, typer.Option(help="uvicorn worker processes")] = 1,
+    insecure: Annotated[
+        bool, typer.Option(help="allow a non-loopback address without API keys")
+    ] = False,
+    config: ConfigOption = None,
+) -> None:
+    """Run the HTTP API (jobs, OpenAPI docs at /docs)."""
+    import uvicorn
+
+    settings = _settings(config)
+    host = host or settings.api.host
+    _refuse_open_bind(host, settings, insecure)
+    if config is not None:
+        os.environ["LANEWAY_CONFIG"] = str(config)
+    uvicorn.run(
+        "api.main:create_app",
+        factory=True,
+        host=host,
+        port=port if port is not None else settings.api.port,
+        workers=workers,
+        loop="uvloop",
+        http="httptools",
+        access_log=False,
+        log_level="warning",
+    )
+
+
+def _print_job(job: dict[str, Any]) -> None:
+    table = Table(show_header=False, box=None)
+    table.add_row("job", job["id"])
+    table.add_row("status", job["status"])
+    table.add_row("lane", f"{job.get('lane')}  ({job.get('strategy')}, confidence {job.get('confidence')})")
+    table.add_row("reason", str(job.get("reason")))
+    table.add_row("backend", f"{job.get('backend')} ({job.get('model')})")
+    result = job.get("result") or {}
+    choices = result.get("choices") or [{}]
+    answer = (choices[0].get("message") or {}).get("content") or choices[0].get("text")
+    if answer is not None:
+        table.add_row("answer", answer)
+    if job.get("error"):
+        table.add_row("error", f"[red]{job['error']}[/red]")
+    console.print(table)
+
+
+@app.command()
+def submit(
+    text: Annotated[str, typer.Argument(help="the user message")],
+    route: Annotated[str | None, typer.Option(help="force a lane")] = None,
+    max_tokens: Annotated[int | None, typer.Option(help="max_tokens of the request")] = None,
+    wait: Annotated[float, typer.Option(help="seconds to wait for the answer (0: don't)")] = 60,
+    api_url: Annotated[str, typer.Option("--api", envvar="LANEWAY_API_URL")] = DEFAULT_API,
+    as_json: Annotated[bool, typer.Option("--json", help="print the job record as JSON")] = False,
+) -> None:
+    """Submit one chat request and print its job id, lane, backend and answer."""
+    body: dict[str, Any] = {"messages": [{"role": "user", "content": text}]}
+    if route:
+        body["route"] = route
+    if max_tokens:
+        body["max_tokens"] = max_tokens
+    headers = {}
+    if os.environ.get("LANEWAY_API_KEY"):
+        headers["Authorization"] = f"Bearer {os.environ['LANEWAY_API_KEY']}"
+    with httpx.Client(base_url=api_url, headers=headers, timeout=wait + 10) as client:
+        try:
+            accepted = client.post("/v1/jobs", json=body)
+        except httpx.TransportError as exc:
+            err.print(f"[red]cannot reach the API at {api_url}: {exc}[/red] (is `laneway up` running?)")
+            raise typer.Exit(1) from None
+        if accepted.status_code != 202:
+            err.print(f"[red]{accepted.status_code}: {accepted.json().get('error', {}).get('message')}[/red]")
+            raise typer.Exit(1)
+        job_id = accepted.json()["id"]
+        job = client.get(f"/v1/jobs/{job_id}", params={"wait": wait}).json()
+    if as_json:
+        console.print_json(json.dumps(job))
+    else:
+        _print_job(job)
+    if job["status"] not in ("succeeded", "queued", "routed", "running"):
+        raise typer.Exit(1)
+
+
+DEMO_PROMPTS = (
+    "hi there!",
+    "Explain the difference between a process and a thread, with an everyday analogy.",
+    "write a python function that merges two sorted lists",
+)
+
+
+@app.command()
+def up(
+    demo: Annotated[bool, typer.Option(help="submit a sample job per lane once ready")] = True,
+    exit_after_demo: Annotated[
+        bool, typer.Option("--exit", help="stop everything after the demo (for scripts)")
+    ] = False,
+    embedded_redis: Annotated[
+        bool, typer.Option(help="always start an embedded Redis, even if one is reachable")
+    ] = False,
+    flower: Annotated[bool, typer.Option(help="start Flower")] = True,
+    data_dir: Annotated[Path | None, typer.Option(help="where logs and Redis data go")] = None,
+    config: ConfigOption = None,
+) -> None:
+    """Start the whole system on loopback: Redis, API, classifier, lane workers, Flower, sims."""
+    from laneway.supervisor import Supervisor, resolve_redis, start_sim_backends, wait_ready, write_effective_config
+
+    settings = _settings(config)
+    data = (data_dir or settings.data_dir).resolve()
+    sup = Supervisor(data)
+    stopping = False
+
+    def _on_signal(signum: int, _: Any) -> None:
+        nonlocal stopping
+        if stopping:
+            return
+        stopping = True
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, _on_signal)
+    code = 0
+    try:
+        redis_url = resolve_redis(sup, os.environ.get("REDIS_URL") or settings.redis_url, embedded_redis)
+        env = {k: v for k, v in os.environ.items() if not k.startswith("LANEWAY_CONFIG")}
+        env["PYTHONUNBUFFERED"] = "1"
+        lanes = {name: lane.model_copy() for name, lane in settings.lanes.items()}
+        for lane, backends in start_sim_backends(sup, settings, env).items():
+            lanes[lane] = lanes[lane].model_copy(update={"backends": backends})  # type: ignore[index]
+        api_port = settings.api.port if _port_free(settings.api.port) else free_port()
+        effective = settings.model_copy(
+            update={"redis_url": redis_url, "lanes": lanes,
+                    "api": settings.api.model_copy(update={"port": api_port})}
+        )
+        config_file = data / "effective-config.yaml"
+        write_effective_config(effective, config_file)
+        env = {**env, "LANEWAY_CONFIG": str(config_file), "LANEWAY_REDIS_URL": redis_url}
+        laneway = [sys.executable, "-m", "laneway.cli"]
+        sup.spawn("api", [*laneway, "api", "--port", str(api_port)], env)
+        sup.spawn("worker-classify", [*laneway, "worker", "--lane", "classify"], env)
+        for lane in LANES:
+            sup.spawn(f"worker-{lane}", [*laneway, "worker", "--lane", lane], env)
+        flower_port = None
+        if flower:
+            flower_port = 5555 if _port_free(5555) else free_port()
+            sup.spawn(
+                "flower",
+                [sys.executable, "-m", "celery", "--broker", redis_url, "flower",
+                 "--address=127.0.0.1", f"--port={flower_port}"],
+                {**env, "FLOWER_UNAUTHENTICATED_API": "true"},
+            )
+        api_url = f"http://127.0.0.1:{api_port}"
+        wait_for_port("127.0.0.1", api_port, 30)
+        wait_ready(api_url, sup, timeout=90)
+        _print_urls(api_url, flower_port, redis_url, effective, sup)
+        if demo:
+            code = _run_demo(api_url)
+        if exit_after_demo:
+            return
+        console.print("[bold]laneway is up.[/bold] Ctrl-C stops everything.")
+        while True:
+            dead = sup.exited()
+            if dead:
+                err.print(f"[red]{', '.join(c.name for c in dead)} exited; see {sup.log_dir}[/red]")
+                code = 1
+                return
+            time.sleep(0.5)
+    except KeyboardInterrupt:
+        console.print("\nstopping…")
+    except RuntimeError as exc:
+        err.print(f"[red]{exc}[/red]")
+        code = 1
+    finally:
+        sup.stop()
+        console.print("all laneway processes stopped.")
+        if code:
+            raise typer.Exit(code)
+
+
+def _port_free(port: int) -> bool:
+    import socket
+
+    with socket.socket() as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+    return True
+
+
+def _print_urls(api_url: str, flower_port: int | None, redis_url: str, settings: Settings, sup: Any) -> None:
+    table = Table(title="laneway", show_header=False)
+    table.add_row("API", api_url)
+    table.add_row("API docs", f"{api_url}/docs")
+    if flower_port:
+        table.add_row("Flower", f"http://127.0.0.1:{flower_port}")
+    table.add_row("Redis", redis_url + (" (embedded, AOF on)" if sup.embedded_redis else ""))
+    for lane, config in settings.lanes.items():
+        for backend in config.backends:
+            table.add_row(f"backend {lane}", f"{backend.name} {backend.base_url}")
+    table.add_row("logs", str(sup.log_dir))
+    table.add_row("try", f'laneway submit --api {api_url} "write a python function that merges two sorted lists"')
+    console.print(table)
+
+
+def _run_demo(api_url: str) -> int:
+    table = Table(title="demo: one request per lane")
+    for column in ("prompt", "job", "lane", "backend", "answer"):
+        table.add_column(column, overflow="fold")
+    failures = 0
+    with httpx.Client(base_url=api_url, timeout=60) as client:
+        for prompt in DEMO_PROMPTS:
+            accepted = client.post("/v1/jobs", json={"messages": [{"role": "user", "content": prompt}], "max_tokens": 12})
+            job = client.get(f"/v1/jobs/{accepted.json()['id']}", params={"wait": 30}).json()
+            answer = ""
+            if job["status"] == "succeeded":
+                answer = job["result"]["choices"][0]["message"]["content"]
+            else:
+                failures += 1
+                answer = f"[red]{job['status']}: {job.get('error')}[/red]"
+            table.add_row(prompt, job["id"], job.get("lane") or "", job.get("backend") or "", answer)
+    console.print(table)
+    return 1 if failures else 0
+
+
+def main() -> None:
+    app()
+
+
+if __name__ == "__main__":
+    main()

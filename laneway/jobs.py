@@ -1,0 +1,91 @@
+"""The job record: the source of truth for one inference request."""
+
+from __future__ import annotations
+
+import json
+from enum import StrEnum
+from typing import Any, ClassVar
+
+from pydantic import BaseModel, Field
+
+
+class JobStatus(StrEnum):
+    QUEUED = "queued"
+    ROUTED = "routed"
+    RUNNING = "running"
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+    CANCELLED = "cancelled"
+
+    @property
+    def finished(self) -> bool:
+        return self in FINISHED
+
+
+FINISHED = frozenset({JobStatus.SUCCEEDED, JobStatus.FAILED, JobStatus.CANCELLED})
+
+
+class JobKind(StrEnum):
+    CHAT = "chat"
+    COMPLETION = "completion"
+
+    @property
+    def path(self) -> str:
+        return "/chat/completions" if self is JobKind.CHAT else "/completions"
+
+
+class Attempt(BaseModel):
+    backend: str
+    lane: str
+    started_at: float
+    ended_at: float | None = None
+    outcome: str = "running"
+    error: str | None = None
+    latency_ms: float | None = None
+
+
+class Usage(BaseModel):
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    total_tokens: int = 0
+
+
+class Job(BaseModel):
+    id: str
+    tenant: str
+    status: JobStatus
+    kind: JobKind
+    request: dict[str, Any]
+    route: str | None = None
+    priority: str = "normal"
+    idempotency_key: str | None = None
+    lane: str | None = None
+    confidence: float | None = None
+    reason: str | None = None
+    strategy: str | None = None
+    queue: str | None = None
+    backend: str | None = None
+    model: str | None = None
+    result: dict[str, Any] | None = None
+    usage: Usage | None = None
+    latency_ms: float | None = None
+    error: str | None = None
+    attempts: list[Attempt] = Field(default_factory=list)
+    deliveries: int = 0
+    created_at: float
+    routed_at: float | None = None
+    started_at: float | None = None
+    finished_at: float | None = None
+    updated_at: float
+
+    JSON_FIELDS: ClassVar[tuple[str, ...]] = ("request", "result", "usage", "attempts")
+
+    @classmethod
+    def from_redis(cls, raw: dict[str, str]) -> Job:
+        data: dict[str, Any] = {k: v for k, v in raw.items() if v != ""}
+        for name in cls.JSON_FIELDS:
+            if name in data:
+                data[name] = json.loads(data[name])
+        if "attempt_open" in data:
+            data.setdefault("attempts", []).append(json.loads(data.pop("attempt_open")))
+        return cls.model_validate(data)

@@ -1,0 +1,25 @@
+"""Redis key names, in one place so that every component agrees on them."""
+
+from __future__ import annotations
+
+PREFIX = "laneway:"
+
+
+def job(job_id: str) -> str:
+    return f"{PREFIX}job:{job_id}"
+
+
+def events(job_id: str) -> str:
+    return f"{PREFIX}job:{job_id}:events"
+
+
+def idempotency(tenant: str, key: str) -> str:
+    return f"{PREFIX}idem:{tenant}:{key}"
+
+
+def tenant_jobs(tenant: str) -> str:
+    return f"{PREFIX}tenant:{tenant}:jobs"
+
+
+DEAD_LETTERS = f"{PREFIX}dead"
+WORKER_HEARTBEAT = f"{PREFIX}workers"

@@ -1,0 +1,14 @@
+-- Record the classifier's decision and publish the lane task, once.
+-- KEYS: job, events, lane queue list
+-- ARGV: push command, task message, event json, field, value, ...
+local status = redis.call('HGET', KEYS[1], 'status')
+if not status then
+  return 'missing'
+end
+if status ~= 'queued' then
+  return status
+end
+redis.call('HSET', KEYS[1], unpack(ARGV, 4))
+emit(KEYS[2], 'status', ARGV[3])
+redis.call(ARGV[1], KEYS[3], ARGV[2])
+return 'ok'

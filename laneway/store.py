@@ -1,0 +1,189 @@
+"""The job store: job records, their event streams and guarded transitions.
+
+Every state change is one Lua script call: it checks the current state, writes
+the hash, appends to the job's event stream and, where the change hands the job
+on, pushes the next Celery task, all atomically. A finished job is never
+overwritten, whatever order duplicate deliveries arrive in.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass
+from functools import cache
+from importlib import resources
+from typing import Any
+
+import redis
+import redis.asyncio as aioredis
+
+from laneway import keys
+from laneway.jobs import Job, JobStatus
+from laneway.wire import QueuedMessage
+
+
+@cache
+def script_source(name: str) -> str:
+    folder = resources.files("laneway") / "lua"
+    return (folder / "common.lua").read_text() + "\n" + (folder / f"{name}.lua").read_text()
+
+
+def dumps(value: Any) -> str:
+    return json.dumps(value, separators=(",", ":"))
+
+
+def flatten(fields: Mapping[str, Any]) -> list[str]:
+    """Hash fields as a flat list of strings; structured values become JSON."""
+    out: list[str] = []
+    for name, value in fields.items():
+        if value is None:
+            continue
+        if isinstance(value, dict | list):
+            value = dumps(value)
+        out += [name, str(value)]
+    return out
+
+
+def status_event(status: JobStatus, **extra: Any) -> str:
+    return dumps({"status": status.value, **{k: v for k, v in extra.items() if v is not None}})
+
+
+@dataclass(frozen=True, slots=True)
+class Created:
+    job_id: str
+    created: bool
+    """False when an idempotency key matched an existing job."""
+
+
+@dataclass(frozen=True, slots=True)
+class Started:
+    outcome: str
+    """``ok`` when the job may run, else the status that forbids it."""
+    request: dict[str, Any] | None = None
+    kind: str | None = None
+    deliveries: int = 0
+
+
+def _create_call(
+    job_id: str,
+    tenant: str,
+    fields: Mapping[str, Any],
+    message: QueuedMessage,
+    ttl: int,
+    idempotency_key: str | None,
+) -> tuple[list[str], list[str]]:
+    call_keys = [keys.job(job_id), keys.events(job_id), keys.tenant_jobs(tenant), message.list_key]
+    if idempotency_key:
+        call_keys.append(keys.idempotency(tenant, idempotency_key))
+    status = JobStatus(fields["status"])
+    event = status_event(status, lane=fields.get("lane"))
+    args = [job_id, str(ttl), str(fields["created_at"]), message.push, message.payload, event]
+    return call_keys, args + flatten(fields)
+
+
+def _parse_created(reply: list[Any]) -> Created:
+    return Created(job_id=str(reply[1]), created=bool(int(reply[0])))
+
+
+def _parse_job(raw: Mapping[str, str]) -> Job | None:
+    return Job.from_redis(dict(raw)) if raw else None
+
+
+class JobStore:
+    """Blocking job store, used by workers and the CLI."""
+
+    def __init__(self, client: redis.Redis, ttl: int) -> None:
+        self.redis = client
+        self.ttl = ttl
+        self._create = client.register_script(script_source("create"))
+        self._route = client.register_script(script_source("route"))
+        self._start = client.register_script(script_source("start"))
+        self._finish = client.register_script(script_source("finish"))
+        self._attempt = client.register_script(script_source("attempt"))
+
+    def create(
+        self,
+        job_id: str,
+        tenant: str,
+        fields: Mapping[str, Any],
+        message: QueuedMessage,
+        idempotency_key: str | None = None,
+    ) -> Created:
+        call_keys, args = _create_call(job_id, tenant, fields, message, self.ttl, idempotency_key)
+        return _parse_created(self._create(keys=call_keys, args=args))
+
+    def get(self, job_id: str) -> Job | None:
+        return _parse_job(self.redis.hgetall(keys.job(job_id)))  # type: ignore[arg-type]
+
+    def route(self, job_id: str, fields: Mapping[str, Any], message: QueuedMessage) -> str:
+        event = status_event(JobStatus.ROUTED, lane=fields.get("lane"))
+        reply = self._route(
+            keys=[keys.job(job_id), keys.events(job_id), message.list_key],
+            args=[message.push, message.payload, event, *flatten(fields)],
+        )
+        return str(reply)
+
+    def start(self, job_id: str, attempt: Mapping[str, Any]) -> Started:
+        now = time.time()
+        reply = self._start(
+            keys=[keys.job(job_id), keys.events(job_id)],
+            args=[str(now), dumps(attempt), status_event(JobStatus.RUNNING)],
+        )
+        if reply[0] != "ok":
+            return Started(outcome=str(reply[0]))
+        return Started("ok", json.loads(reply[1]), str(reply[2]), int(reply[3]))
+
+    def record_attempt(
+        self, job_id: str, closed: Mapping[str, Any], next_open: Mapping[str, Any] | None
+    ) -> str:
+        reply = self._attempt(
+            keys=[keys.job(job_id)],
+            args=[str(time.time()), dumps(closed), dumps(next_open) if next_open else ""],
+        )
+        return str(reply)
+
+    def finish(
+        self,
+        job_id: str,
+        status: JobStatus,
+        fields: Mapping[str, Any],
+        attempt: Mapping[str, Any] | None = None,
+    ) -> str:
+        now = time.time()
+        all_fields = {"status": status.value, "finished_at": now, "updated_at": now, **fields}
+        event = status_event(status, error=fields.get("error"))
+        reply = self._finish(
+            keys=[keys.job(job_id), keys.events(job_id)],
+            args=[dumps(attempt) if attempt else "", event, *flatten(all_fields)],
+        )
+        return str(reply)
+
+
+class AsyncJobStore:
+    """Non-blocking job store for the API's event loop."""
+
+    def __init__(self, client: aioredis.Redis, ttl: int) -> None:
+        self.redis = client
+        self.ttl = ttl
+        self._create = client.register_script(script_source("create"))
+
+    async def create(
+        self,
+        job_id: str,
+        tenant: str,
+        fields: Mapping[str, Any],
+        message: QueuedMessage,
+        idempotency_key: str | None = None,
+    ) -> Created:
+        call_keys, args = _create_call(job_id, tenant, fields, message, self.ttl, idempotency_key)
+        return _parse_created(await self._create(keys=call_keys, args=args))
+
+    async def get(self, job_id: str) -> Job | None:
+        return _parse_job(await self.redis.hgetall(keys.job(job_id)))  # type: ignore[misc]
+
+
+def loads_request(raw: str | None) -> dict[str, Any]:
+    value = json.loads(raw) if raw else {}
+    return value if isinstance(value, dict) else {}

@@ -1,0 +1,91 @@
+"""Celery task messages built without a broker connection.
+
+laneway writes a job's state change and the task that continues it in one
+atomic Redis script (see :mod:`laneway.store`), so it cannot hand the message
+to kombu's producer. This module builds the exact envelope kombu's Redis
+transport would push: Celery's own protocol-2 headers and body from
+``app.amqp.as_task_v2``, wrapped the way ``kombu.transport.redis`` stores it.
+The anonymous exchange makes a restored (unacked) message go back to the queue
+named by its routing key, with no binding lookup.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import uuid
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from celery import Celery
+
+Priority = Literal["high", "normal", "low"]
+
+# kombu's Redis transport keeps one list per priority step ("<queue>\x06\x16<n>",
+# polled after the plain list). Normal traffic stays on the plain list that
+# LLEN, Flower and KEDA watch; "high" is pushed to the consuming end of that
+# list, "low" goes to a later step.
+_PRIORITY_SEP = "\x06\x16"
+_LOW_STEP = 6
+
+
+@dataclass(frozen=True, slots=True)
+class QueuedMessage:
+    list_key: str
+    payload: str
+    push: Literal["LPUSH", "RPUSH"]
+    task_id: str
+
+
+class MessageFactory:
+    def __init__(self, app: Celery) -> None:
+        self._amqp = app.amqp
+        self._origin = "laneway"
+
+    def build(
+        self,
+        task_name: str,
+        args: tuple[Any, ...],
+        queue: str,
+        *,
+        priority: Priority = "normal",
+        countdown: float | None = None,
+        task_id: str | None = None,
+    ) -> QueuedMessage:
+        task_id = task_id or str(uuid.uuid4())
+        message = self._amqp.as_task_v2(
+            task_id,
+            task_name,
+            args=args,
+            kwargs={},
+            countdown=countdown,
+            ignore_result=True,
+            origin=self._origin,
+        )
+        body = json.dumps(message.body, separators=(",", ":")).encode()
+        step = _LOW_STEP if priority == "low" else 0
+        envelope = {
+            "body": base64.b64encode(body).decode(),
+            "content-encoding": "utf-8",
+            "content-type": "application/json",
+            "headers": message.headers,
+            "properties": {
+                **message.properties,
+                "delivery_mode": 2,
+                "delivery_info": {"exchange": "", "routing_key": queue},
+                "priority": step,
+                "body_encoding": "base64",
+                "delivery_tag": str(uuid.uuid4()),
+            },
+        }
+        return QueuedMessage(
+            list_key=f"{queue}{_PRIORITY_SEP}{step}" if step else queue,
+            payload=json.dumps(envelope, separators=(",", ":")),
+            push="RPUSH" if priority == "high" else "LPUSH",
+            task_id=task_id,
+        )
+
+
+def queue_keys(queue: str) -> list[str]:
+    """Every Redis list holding messages of ``queue`` (for depth and purge)."""
+    return [queue] + [f"{queue}{_PRIORITY_SEP}{step}" for step in (3, 6, 9)]

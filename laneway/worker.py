@@ -1,0 +1,56 @@
+"""Starting a Celery worker for one role: the classifier or one lane."""
+
+from __future__ import annotations
+
+import os
+import socket
+from typing import Any
+
+from celery import signals
+
+from laneway.celery_app import worker_app
+from laneway.heartbeat import Heartbeat
+from laneway.lanes import CLASSIFY_QUEUE, queue_for
+from laneway.runtime import runtime_for
+from laneway.settings import Settings
+
+CLASSIFY_ROLE = "classify"
+
+
+def run_worker(
+    settings: Settings, role: str, concurrency: int | None = None, loglevel: str = "INFO"
+) -> None:
+    """Run a worker until it is told to stop. ``role`` is ``classify`` or a lane name."""
+    app = worker_app(settings, role)
+    if role == CLASSIFY_ROLE:
+        queue = CLASSIFY_QUEUE
+        concurrency = concurrency or 8
+    else:
+        queue = queue_for(role)  # type: ignore[arg-type]
+        concurrency = concurrency or settings.lanes[role].concurrency  # type: ignore[index]
+    name = f"{role}@{socket.gethostname()}-{os.getpid()}"
+    beat: list[Heartbeat] = []
+
+    @signals.worker_ready.connect(weak=False)
+    def _ready(**_: Any) -> None:
+        heartbeat = Heartbeat(runtime_for(app).redis, name, role)
+        heartbeat.start()
+        beat.append(heartbeat)
+
+    @signals.worker_shutdown.connect(weak=False)
+    def _shutdown(**_: Any) -> None:
+        for heartbeat in beat:
+            heartbeat.stop()
+
+    app.worker_main(
+        [
+            "worker",
+            "--queues", queue,
+            "--pool", "threads",
+            "--concurrency", str(concurrency),
+            "--hostname", name,
+            "--loglevel", loglevel,
+            "--without-gossip",
+            "--without-mingle",
+        ]
+    )

@@ -1,0 +1,93 @@
+"""Turning a validated request into a durable job and its first task."""
+
+from __future__ import annotations
+
+import time
+import uuid
+from dataclasses import dataclass
+from typing import Any
+
+from laneway.celery_app import CLASSIFY_TASK, RUN_TASK
+from laneway.jobs import JobKind, JobStatus
+from laneway.lanes import CLASSIFY_QUEUE, Lane, queue_for
+from laneway.store import AsyncJobStore, Created, JobStore
+from laneway.wire import MessageFactory, Priority, QueuedMessage
+
+
+@dataclass(frozen=True, slots=True)
+class Submission:
+    tenant: str
+    kind: JobKind
+    request: dict[str, Any]
+    route: Lane | None = None
+    priority: Priority = "normal"
+    idempotency_key: str | None = None
+
+
+def new_job_id() -> str:
+    return f"job_{uuid.uuid4().hex}"
+
+
+def plan(
+    submission: Submission, messages: MessageFactory
+) -> tuple[str, dict[str, Any], QueuedMessage]:
+    """The job id, its initial hash fields and its first task message.
+
+    A forced route skips the classifier: the job starts routed, on its lane.
+    """
+    job_id = new_job_id()
+    now = time.time()
+    fields: dict[str, Any] = {
+        "id": job_id,
+        "tenant": submission.tenant,
+        "kind": submission.kind.value,
+        "request": submission.request,
+        "priority": submission.priority,
+        "idempotency_key": submission.idempotency_key,
+        "created_at": now,
+        "updated_at": now,
+        "deliveries": 0,
+    }
+    if submission.route is None:
+        fields["status"] = JobStatus.QUEUED.value
+        fields["queue"] = CLASSIFY_QUEUE
+        message = messages.build(
+            CLASSIFY_TASK, (job_id,), CLASSIFY_QUEUE, priority=submission.priority
+        )
+    else:
+        queue = queue_for(submission.route)
+        fields.update(
+            status=JobStatus.ROUTED.value,
+            lane=submission.route,
+            queue=queue,
+            confidence=1.0,
+            strategy="route",
+            reason="lane forced by the client",
+            routed_at=now,
+        )
+        message = messages.build(RUN_TASK, (job_id,), queue, priority=submission.priority)
+    return job_id, fields, message
+
+
+class AsyncProducer:
+    def __init__(self, store: AsyncJobStore, messages: MessageFactory) -> None:
+        self.store = store
+        self.messages = messages
+
+    async def submit(self, submission: Submission) -> Created:
+        job_id, fields, message = plan(submission, self.messages)
+        return await self.store.create(
+            job_id, submission.tenant, fields, message, submission.idempotency_key
+        )
+
+
+class Producer:
+    def __init__(self, store: JobStore, messages: MessageFactory) -> None:
+        self.store = store
+        self.messages = messages
+
+    def submit(self, submission: Submission) -> Created:
+        job_id, fields, message = plan(submission, self.messages)
+        return self.store.create(
+            job_id, submission.tenant, fields, message, submission.idempotency_key
+        )
