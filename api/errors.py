@@ -7,6 +7,7 @@ handle one shape.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -52,25 +53,39 @@ def error_body(
     return {
         "error": {
             "message": message,
-            "type": _TYPES.get(status_code, "api_error" if status_code >= 500 else "invalid_request_error"),
+            "type": _TYPES.get(
+                status_code, "api_error" if status_code >= 500 else "invalid_request_error"
+            ),
             "param": param,
             "code": code,
         }
     }
 
 
-def _field_path(loc: tuple[Any, ...]) -> str:
-    parts = [str(p) for p in loc if p not in ("body", "query", "path", "header")]
-    return ".".join(parts)
+class FieldError(ValueError):
+    """A model-level validation error that still names the field it is about."""
+
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(message)
+        self.field = field
+
+
+def _field_path(item: Mapping[str, Any]) -> str:
+    original = (item.get("ctx") or {}).get("error")
+    if isinstance(original, FieldError):
+        return original.field
+    loc = tuple(item.get("loc", ()))
+    return ".".join(str(p) for p in loc if p not in ("body", "query", "path", "header"))
 
 
 def validation_message(exc: RequestValidationError) -> tuple[str, str | None]:
     problems = []
     first_param: str | None = None
     for item in exc.errors():
-        path = _field_path(tuple(item.get("loc", ())))
+        path = _field_path(item)
         first_param = first_param or (path or None)
-        problems.append(f"{path or 'body'}: {item.get('msg')}")
+        message = str(item.get("msg", "")).removeprefix("Value error, ")
+        problems.append(f"{path or 'body'}: {message}")
     return "; ".join(problems) or "invalid request", first_param
 
 

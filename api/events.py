@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import time
+from typing import cast
 
 import redis.asyncio as aioredis
 
@@ -23,7 +24,10 @@ async def wait_for_finish(
         remaining = deadline - time.monotonic()
         if remaining <= 0:
             return await store.get(job_id)
-        reply = await client.xread({stream: last_id}, count=100, block=max(1, int(remaining * 1000)))
+        reply = cast(
+            list[tuple[str, list[tuple[str, dict[str, str]]]]],
+            await client.xread({stream: last_id}, count=100, block=max(1, int(remaining * 1000))),
+        )
         if not reply:
             return await store.get(job_id)
         for _, entries in reply:

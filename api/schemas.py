@@ -6,6 +6,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from api.errors import FieldError
 from laneway.jobs import Attempt, Job, JobKind, JobStatus, Usage
 from laneway.lanes import Lane
 from laneway.wire import Priority
@@ -39,7 +40,9 @@ class InferenceRequest(BaseModel):
     @model_validator(mode="after")
     def _one_input(self) -> InferenceRequest:
         if (self.messages is None) == (self.prompt is None):
-            raise ValueError("give exactly one of 'messages' (chat) or 'prompt' (completions)")
+            raise FieldError(
+                "messages", "give exactly one of 'messages' (chat) or 'prompt' (completions)"
+            )
         return self
 
     @property

@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from typing import Any
+from typing import Any, cast
 
 from celery import Celery, Task
 
@@ -16,6 +16,7 @@ from laneway.jobs import JobStatus
 from laneway.lanes import GENERAL, queue_for
 from laneway.runtime import runtime_for
 from laneway.store import loads_request
+from laneway.wire import Priority
 
 log = logging.getLogger(__name__)
 
@@ -41,19 +42,21 @@ def decide(strategy: Strategy, request: dict[str, Any]) -> Decision:
         return Decision(GENERAL, 0.0, f"classifier error: {exc!r}", "fallback")
 
 
-def register(app: Celery) -> Task:  # type: ignore[type-arg]
+def register(app: Celery) -> Task:
     @app.task(name=CLASSIFY_TASK, ignore_result=True)  # type: ignore[untyped-decorator]
     def classify(job_id: str) -> str:
         rt = runtime_for(app)
-        status, raw_request, priority = rt.redis.hmget(
-            keys.job(job_id), ["status", "request", "priority"]
+        status, raw_request, priority = cast(
+            list[str | None], rt.redis.hmget(keys.job(job_id), ["status", "request", "priority"])
         )
         if status != JobStatus.QUEUED.value:
             return f"skipped: job is {status or 'missing'}"
         decision = decide(_get_strategy(app), loads_request(raw_request))
         queue = queue_for(decision.lane)
         now = time.time()
-        message = rt.messages.build(RUN_TASK, (job_id,), queue, priority=priority or "normal")
+        message = rt.messages.build(
+            RUN_TASK, (job_id,), queue, priority=cast(Priority, priority or "normal")
+        )
         return rt.store.route(
             job_id,
             {
@@ -69,4 +72,4 @@ def register(app: Celery) -> Task:  # type: ignore[type-arg]
             message,
         )
 
-    return classify  # type: ignore[no-any-return]
+    return classify

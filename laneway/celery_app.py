@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from celery import Celery
-from kombu import Exchange, Queue
+from kombu import Exchange, Queue  # type: ignore[attr-defined]
 
 from laneway.lanes import CLASSIFY_QUEUE, LANES, queue_for
 from laneway.settings import Settings, load_settings
@@ -15,7 +15,7 @@ RUN_TASK = "laneway.run"
 
 
 def _queue(name: str) -> Queue:
-    return Queue(name, Exchange(name, type="direct"), routing_key=name)
+    return Queue(name, Exchange(name, type="direct"), routing_key=name)  # type: ignore[no-untyped-call]
 
 
 def create_app(settings: Settings) -> Celery:
@@ -51,7 +51,7 @@ def create_app(settings: Settings) -> Celery:
         worker_redirect_stdouts=False,
         worker_cancel_long_running_tasks_on_connection_loss=False,
     )
-    app.laneway_settings = settings  # type: ignore[attr-defined]
+    app.laneway_settings = settings
     return app
 
 

@@ -35,7 +35,9 @@ err = Console(stderr=True)
 
 ConfigOption = Annotated[
     Path | None,
-    typer.Option("--config", "-c", help="YAML config file [default: $LANEWAY_CONFIG or ./laneway.yaml]"),
+    typer.Option(
+        "--config", "-c", help="YAML config file [default: $LANEWAY_CONFIG or ./laneway.yaml]"
+    ),
 ]
 DEFAULT_API = "http://127.0.0.1:8000"
 
@@ -71,13 +73,15 @@ def config_check(
     for lane, config in settings.lanes.items():
         for backend in config.backends:
             if backend.api_key_env and not backend.api_key():
-                err.print(f"[yellow]warning: {lane}/{backend.name}: ${backend.api_key_env} is not set[/yellow]")
+                missing = f"{lane}/{backend.name}: ${backend.api_key_env} is not set"
+                err.print(f"[yellow]warning: {missing}[/yellow]")
 
 
 @app.command()
 def worker(
     lane: Annotated[
-        str, typer.Option(help=f"lane to serve ({', '.join(LANES)}) or 'classify' for the classifier")
+        str,
+        typer.Option(help=f"lane to serve ({', '.join(LANES)}) or 'classify' for the classifier"),
     ],
     concurrency: Annotated[
         int | None, typer.Option(help="in-flight jobs [default: the lane's concurrency]")
@@ -89,7 +93,9 @@ def worker(
     from laneway.worker import CLASSIFY_ROLE, run_worker
 
     if lane not in (CLASSIFY_ROLE, *LANES):
-        raise typer.BadParameter(f"expected one of classify, {', '.join(LANES)}", param_hint="--lane")
+        raise typer.BadParameter(
+            f"expected one of classify, {', '.join(LANES)}", param_hint="--lane"
+        )
     run_worker(_settings(config), lane, concurrency, loglevel)
 
 
@@ -128,7 +134,9 @@ def _print_job(job: dict[str, Any]) -> None:
     table = Table(show_header=False, box=None)
     table.add_row("job", job["id"])
     table.add_row("status", job["status"])
-    table.add_row("lane", f"{job.get('lane')}  ({job.get('strategy')}, confidence {job.get('confidence')})")
+    table.add_row(
+        "lane", f"{job.get('lane')}  ({job.get('strategy')}, confidence {job.get('confidence')})"
+    )
     table.add_row("reason", str(job.get("reason")))
     table.add_row("backend", f"{job.get('backend')} ({job.get('model')})")
     result = job.get("result") or {}
@@ -163,10 +171,13 @@ def submit(
         try:
             accepted = client.post("/v1/jobs", json=body)
         except httpx.TransportError as exc:
-            err.print(f"[red]cannot reach the API at {api_url}: {exc}[/red] (is `laneway up` running?)")
+            err.print(
+                f"[red]cannot reach the API at {api_url}: {exc}[/red] (is `laneway up` running?)"
+            )
             raise typer.Exit(1) from None
         if accepted.status_code != 202:
-            err.print(f"[red]{accepted.status_code}: {accepted.json().get('error', {}).get('message')}[/red]")
+            message = accepted.json().get("error", {}).get("message")
+            err.print(f"[red]{accepted.status_code}: {message}[/red]")
             raise typer.Exit(1)
         job_id = accepted.json()["id"]
         job = client.get(f"/v1/jobs/{job_id}", params={"wait": wait}).json()
@@ -199,7 +210,13 @@ def up(
     config: ConfigOption = None,
 ) -> None:
     """Start the whole system on loopback: Redis, API, classifier, lane workers, Flower, sims."""
-    from laneway.supervisor import Supervisor, resolve_redis, start_sim_backends, wait_ready, write_effective_config
+    from laneway.supervisor import (
+        Supervisor,
+        resolve_redis,
+        start_sim_backends,
+        wait_ready,
+        write_effective_config,
+    )
 
     settings = _settings(config)
     data = (data_dir or settings.data_dir).resolve()
@@ -216,7 +233,9 @@ def up(
     signal.signal(signal.SIGTERM, _on_signal)
     code = 0
     try:
-        redis_url = resolve_redis(sup, os.environ.get("REDIS_URL") or settings.redis_url, embedded_redis)
+        redis_url = resolve_redis(
+            sup, os.environ.get("REDIS_URL") or settings.redis_url, embedded_redis
+        )
         env = {k: v for k, v in os.environ.items() if not k.startswith("LANEWAY_CONFIG")}
         env["PYTHONUNBUFFERED"] = "1"
         lanes = {name: lane.model_copy() for name, lane in settings.lanes.items()}
@@ -224,8 +243,11 @@ def up(
             lanes[lane] = lanes[lane].model_copy(update={"backends": backends})  # type: ignore[index]
         api_port = settings.api.port if _port_free(settings.api.port) else free_port()
         effective = settings.model_copy(
-            update={"redis_url": redis_url, "lanes": lanes,
-                    "api": settings.api.model_copy(update={"port": api_port})}
+            update={
+                "redis_url": redis_url,
+                "lanes": lanes,
+                "api": settings.api.model_copy(update={"port": api_port}),
+            }
         )
         config_file = data / "effective-config.yaml"
         write_effective_config(effective, config_file)
@@ -240,8 +262,16 @@ def up(
             flower_port = 5555 if _port_free(5555) else free_port()
             sup.spawn(
                 "flower",
-                [sys.executable, "-m", "celery", "--broker", redis_url, "flower",
-                 "--address=127.0.0.1", f"--port={flower_port}"],
+                [
+                    sys.executable,
+                    "-m",
+                    "celery",
+                    "--broker",
+                    redis_url,
+                    "flower",
+                    "--address=127.0.0.1",
+                    f"--port={flower_port}",
+                ],
                 {**env, "FLOWER_UNAUTHENTICATED_API": "true"},
             )
         api_url = f"http://127.0.0.1:{api_port}"
@@ -284,7 +314,9 @@ def _port_free(port: int) -> bool:
     return True
 
 
-def _print_urls(api_url: str, flower_port: int | None, redis_url: str, settings: Settings, sup: Any) -> None:
+def _print_urls(
+    api_url: str, flower_port: int | None, redis_url: str, settings: Settings, sup: Any
+) -> None:
     table = Table(title="laneway", show_header=False)
     table.add_row("API", api_url)
     table.add_row("API docs", f"{api_url}/docs")
@@ -295,7 +327,10 @@ def _print_urls(api_url: str, flower_port: int | None, redis_url: str, settings:
         for backend in config.backends:
             table.add_row(f"backend {lane}", f"{backend.name} {backend.base_url}")
     table.add_row("logs", str(sup.log_dir))
-    table.add_row("try", f'laneway submit --api {api_url} "write a python function that merges two sorted lists"')
+    table.add_row(
+        "try",
+        f'laneway submit --api {api_url} "write a python function that merges two sorted lists"',
+    )
     console.print(table)
 
 
@@ -306,7 +341,10 @@ def _run_demo(api_url: str) -> int:
     failures = 0
     with httpx.Client(base_url=api_url, timeout=60) as client:
         for prompt in DEMO_PROMPTS:
-            accepted = client.post("/v1/jobs", json={"messages": [{"role": "user", "content": prompt}], "max_tokens": 12})
+            accepted = client.post(
+                "/v1/jobs",
+                json={"messages": [{"role": "user", "content": prompt}], "max_tokens": 12},
+            )
             job = client.get(f"/v1/jobs/{accepted.json()['id']}", params={"wait": 30}).json()
             answer = ""
             if job["status"] == "succeeded":
@@ -314,7 +352,9 @@ def _run_demo(api_url: str) -> int:
             else:
                 failures += 1
                 answer = f"[red]{job['status']}: {job.get('error')}[/red]"
-            table.add_row(prompt, job["id"], job.get("lane") or "", job.get("backend") or "", answer)
+            table.add_row(
+                prompt, job["id"], job.get("lane") or "", job.get("backend") or "", answer
+            )
     console.print(table)
     return 1 if failures else 0
 

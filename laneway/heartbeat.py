@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import threading
 import time
+from contextlib import suppress
 from typing import Any
 
 import redis
@@ -29,10 +30,8 @@ class Heartbeat:
 
     def stop(self) -> None:
         self._stop.set()
-        try:
+        with suppress(redis.RedisError):
             self._redis.hdel(keys.WORKER_HEARTBEAT, self._name)
-        except redis.RedisError:
-            pass
 
     def _beat(self) -> None:
         value = json.dumps({"role": self._role, "at": time.time()})

@@ -14,10 +14,14 @@ from laneway.net import free_port
 
 # Durability the broker needs: never evict a queued job, and persist every second.
 DURABLE_ARGS = (
-    "--appendonly", "yes",
-    "--appendfsync", "everysec",
-    "--maxmemory-policy", "noeviction",
-    "--save", "",
+    "--appendonly",
+    "yes",
+    "--appendfsync",
+    "everysec",
+    "--maxmemory-policy",
+    "noeviction",
+    "--save",
+    "",
 )
 
 
@@ -64,12 +68,18 @@ class EmbeddedRedis:
         self.data_dir.mkdir(parents=True, exist_ok=True)
         args = [
             redis_server_binary(),
-            "--port", str(self.port),
-            "--bind", "127.0.0.1",
-            "--dir", str(self.data_dir.resolve()),
-            "--daemonize", "no",
-            "--protected-mode", "yes",
-            "--logfile", "redis.log",
+            "--port",
+            str(self.port),
+            "--bind",
+            "127.0.0.1",
+            "--dir",
+            str(self.data_dir.resolve()),
+            "--daemonize",
+            "no",
+            "--protected-mode",
+            "yes",
+            "--logfile",
+            "redis.log",
         ]
         args += DURABLE_ARGS if self.durable else ("--appendonly", "no", "--save", "")
         self.process = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)

@@ -34,7 +34,7 @@ def runtime_for(app: Celery) -> Runtime:
     with _lock:
         found = _runtimes.get(id(app))
         if found is None:
-            settings = cast(Settings, app.laneway_settings)  # type: ignore[attr-defined]
+            settings = cast(Settings, app.laneway_settings)
             client = redis.Redis.from_url(
                 settings.redis_url, decode_responses=True, health_check_interval=30
             )

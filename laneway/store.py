@@ -14,7 +14,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import cache
 from importlib import resources
-from typing import Any
+from typing import Any, cast
 
 import redis
 import redis.asyncio as aioredis
@@ -115,7 +115,7 @@ class JobStore:
         return _parse_created(self._create(keys=call_keys, args=args))
 
     def get(self, job_id: str) -> Job | None:
-        return _parse_job(self.redis.hgetall(keys.job(job_id)))  # type: ignore[arg-type]
+        return _parse_job(cast(dict[str, str], self.redis.hgetall(keys.job(job_id))))
 
     def route(self, job_id: str, fields: Mapping[str, Any], message: QueuedMessage) -> str:
         event = status_event(JobStatus.ROUTED, lane=fields.get("lane"))
@@ -181,7 +181,8 @@ class AsyncJobStore:
         return _parse_created(await self._create(keys=call_keys, args=args))
 
     async def get(self, job_id: str) -> Job | None:
-        return _parse_job(await self.redis.hgetall(keys.job(job_id)))  # type: ignore[misc]
+        raw = await self.redis.hgetall(keys.job(job_id))
+        return _parse_job(cast(dict[str, str], raw))
 
 
 def loads_request(raw: str | None) -> dict[str, Any]:

@@ -8,6 +8,7 @@ import signal
 import subprocess
 import sys
 import time
+from contextlib import suppress
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO
@@ -26,10 +27,8 @@ _PR_SET_PDEATHSIG = 1
 
 def _die_with_parent() -> None:
     """Children get SIGTERM if the supervisor dies, so nothing is left behind."""
-    try:
+    with suppress(OSError):
         ctypes.CDLL("libc.so.6", use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
-    except OSError:
-        pass
 
 
 @dataclass
@@ -107,8 +106,17 @@ def start_sim_backends(
         name = f"sim-{profile}"
         supervisor.spawn(
             name,
-            [sys.executable, "-m", "laneway.sim", "--port", str(port),
-             "--profile", profile, "--name", name],
+            [
+                sys.executable,
+                "-m",
+                "laneway.sim",
+                "--port",
+                str(port),
+                "--profile",
+                profile,
+                "--name",
+                name,
+            ],
             env,
         )
         started[lane] = [

@@ -31,13 +31,13 @@ def run_worker(
     name = f"{role}@{socket.gethostname()}-{os.getpid()}"
     beat: list[Heartbeat] = []
 
-    @signals.worker_ready.connect(weak=False)
+    @signals.worker_ready.connect(weak=False)  # type: ignore[untyped-decorator]
     def _ready(**_: Any) -> None:
         heartbeat = Heartbeat(runtime_for(app).redis, name, role)
         heartbeat.start()
         beat.append(heartbeat)
 
-    @signals.worker_shutdown.connect(weak=False)
+    @signals.worker_shutdown.connect(weak=False)  # type: ignore[untyped-decorator]
     def _shutdown(**_: Any) -> None:
         for heartbeat in beat:
             heartbeat.stop()
@@ -45,11 +45,16 @@ def run_worker(
     app.worker_main(
         [
             "worker",
-            "--queues", queue,
-            "--pool", "threads",
-            "--concurrency", str(concurrency),
-            "--hostname", name,
-            "--loglevel", loglevel,
+            "--queues",
+            queue,
+            "--pool",
+            "threads",
+            "--concurrency",
+            str(concurrency),
+            "--hostname",
+            name,
+            "--loglevel",
+            loglevel,
             "--without-gossip",
             "--without-mingle",
         ]

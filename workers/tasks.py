@@ -45,7 +45,7 @@ def _context(settings: Settings) -> LaneWorkerContext:
     return _ctx
 
 
-def _lane_of(task: Task) -> Lane:  # type: ignore[type-arg]
+def _lane_of(task: Task) -> Lane:
     routing_key = (task.request.delivery_info or {}).get("routing_key") or ""
     return parse_lane(routing_key.removeprefix(QUEUE_PREFIX))
 
@@ -58,9 +58,9 @@ def _closed(attempt: dict[str, Any], outcome: str, **extra: Any) -> dict[str, An
     return {**attempt, "ended_at": time.time(), "outcome": outcome, **extra}
 
 
-def register(app: Celery) -> Task:  # type: ignore[type-arg]
+def register(app: Celery) -> Task:
     @app.task(name=RUN_TASK, bind=True, ignore_result=True)  # type: ignore[untyped-decorator]
-    def run(self: Task, job_id: str) -> str:  # type: ignore[type-arg]
+    def run(self: Task, job_id: str) -> str:
         rt = runtime_for(app)
         ctx = _context(rt.settings)
         lane = _lane_of(self)
@@ -73,7 +73,7 @@ def register(app: Celery) -> Task:  # type: ignore[type-arg]
         started = rt.store.start(job_id, attempt)
         if started.outcome != "ok" or started.request is None:
             return f"skipped: job is {started.outcome}"
-        kind = JobKind(started.kind)
+        kind = JobKind(started.kind or JobKind.CHAT)
         tried: set[str] = set()
         while True:
             tried.add(backend.name)
@@ -106,4 +106,4 @@ def register(app: Celery) -> Task:  # type: ignore[type-arg]
                 _closed(attempt, "succeeded", latency_ms=latency),
             )
 
-    return run  # type: ignore[no-any-return]
+    return run

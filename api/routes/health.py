@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
 import redis.asyncio as aioredis
 from fastapi import APIRouter
@@ -29,7 +29,8 @@ async def readyz(state: StateDep) -> JSONResponse:
     try:
         await state.redis.ping()
         checks["redis"] = "ok"
-        roles = live_roles(await state.redis.hgetall(keys.WORKER_HEARTBEAT))  # type: ignore[misc]
+        raw = await state.redis.hgetall(keys.WORKER_HEARTBEAT)
+        roles = live_roles(cast(dict[str, str], raw))
     except aioredis.RedisError as exc:
         checks["redis"] = f"unreachable: {exc}"
         roles = {}

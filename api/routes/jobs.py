@@ -16,9 +16,20 @@ from producer import Submission
 router = APIRouter(prefix="/v1/jobs", tags=["jobs"])
 
 _ERRORS = {
-    401: {"description": "missing or invalid API key", "content": {"application/json": {"example": error_body(401, "missing or invalid API key")}}},
-    404: {"description": "no such job (or not yours)", "content": {"application/json": {"example": error_body(404, "job not found")}}},
-    422: {"description": "invalid body; the message names the field", "content": {"application/json": {"example": error_body(422, "messages: Field required", "messages")}}},
+    401: {
+        "description": "missing or invalid API key",
+        "content": {"application/json": {"example": error_body(401, "missing or invalid API key")}},
+    },
+    404: {
+        "description": "no such job (or not yours)",
+        "content": {"application/json": {"example": error_body(404, "job not found")}},
+    },
+    422: {
+        "description": "invalid body; the message names the field",
+        "content": {
+            "application/json": {"example": error_body(422, "messages: Field required", "messages")}
+        },
+    },
 }
 
 
