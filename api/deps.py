@@ -24,7 +24,7 @@ class ApiState:
     keyring: KeyRing
 
 
-def get_state(request: Request) -> ApiState:
+async def get_state(request: Request) -> ApiState:
     state: ApiState = request.app.state.laneway
     return state
 
@@ -32,7 +32,7 @@ def get_state(request: Request) -> ApiState:
 StateDep = Annotated[ApiState, Depends(get_state)]
 
 
-def get_tenant(request: Request, state: StateDep) -> str:
+async def get_tenant(request: Request, state: StateDep) -> str:
     if not state.keyring.enabled:
         return DEFAULT_TENANT
     presented = request.headers.get("x-api-key")

@@ -9,7 +9,8 @@ from typing import Any, cast
 
 from celery import Celery, Task
 
-from classifier.strategies import Decision, Strategy, build_strategy
+from classifier.service import Classifier
+from classifier.strategies import Decision
 from laneway import keys
 from laneway.celery_app import CLASSIFY_TASK, RUN_TASK
 from laneway.jobs import JobStatus
@@ -20,23 +21,24 @@ from laneway.wire import Priority
 
 log = logging.getLogger(__name__)
 
-_strategy_lock = threading.Lock()
-_strategy: Strategy | None = None
+_classifier_lock = threading.Lock()
+_classifier: Classifier | None = None
 
 
-def _get_strategy(app: Celery) -> Strategy:
-    global _strategy
-    if _strategy is None:
-        with _strategy_lock:
-            if _strategy is None:
-                _strategy = build_strategy(runtime_for(app).settings.classifier)
-    return _strategy
+def _get_classifier(app: Celery) -> Classifier:
+    global _classifier
+    if _classifier is None:
+        with _classifier_lock:
+            if _classifier is None:
+                settings = runtime_for(app).settings
+                _classifier = Classifier.from_config(settings.classifier, settings.redis_url)
+    return _classifier
 
 
-def decide(strategy: Strategy, request: dict[str, Any]) -> Decision:
-    """The strategy's decision, or ``general`` with the error as the reason."""
+def decide(classifier: Classifier, request: dict[str, Any]) -> Decision:
+    """The classifier's decision, or ``general`` with the error as the reason."""
     try:
-        return strategy.classify(request)
+        return classifier.classify(request)
     except Exception as exc:  # any classifier failure must still route the job
         log.warning("classifier failed, routing to general: %r", exc)
         return Decision(GENERAL, 0.0, f"classifier error: {exc!r}", "fallback")
@@ -51,7 +53,7 @@ def register(app: Celery) -> Task:
         )
         if status != JobStatus.QUEUED.value:
             return f"skipped: job is {status or 'missing'}"
-        decision = decide(_get_strategy(app), loads_request(raw_request))
+        decision = decide(_get_classifier(app), loads_request(raw_request))
         queue = queue_for(decision.lane)
         now = time.time()
         message = rt.messages.build(

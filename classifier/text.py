@@ -2,18 +2,18 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
-from classifier.strategies.base import Request
+Request = Mapping[str, Any]
+"""Same alias as ``classifier.strategies.base.Request`` (kept here to avoid an import cycle)."""
 
 
 def _content_text(content: Any) -> str:
     if isinstance(content, str):
         return content
     if isinstance(content, list):
-        return "\n".join(
-            part.get("text", "") for part in content if isinstance(part, dict)
-        )
+        return "\n".join(part.get("text", "") for part in content if isinstance(part, dict))
     return ""
 
 
@@ -21,9 +21,7 @@ def request_text(request: Request) -> str:
     """All user-visible text of a chat or completions request."""
     messages = request.get("messages")
     if isinstance(messages, list):
-        return "\n".join(
-            _content_text(m.get("content")) for m in messages if isinstance(m, dict)
-        )
+        return "\n".join(_content_text(m.get("content")) for m in messages if isinstance(m, dict))
     prompt = request.get("prompt")
     if isinstance(prompt, list):
         return "\n".join(str(p) for p in prompt)

@@ -23,6 +23,8 @@ from laneway.settings import BackendConfig, Settings
 
 SIM_PROFILE_FOR_LANE = {FAST_PATH: "small", GENERAL: "medium", HIGH_COMPUTE: "large"}
 _PR_SET_PDEATHSIG = 1
+SUPERVISOR_ENV = "SUPERVISED_BY_LANEWAY"
+"""Set on every child to the supervisor's data directory, so they can be found."""
 
 
 def _die_with_parent() -> None:
@@ -53,7 +55,7 @@ class Supervisor:
         log = (self.log_dir / f"{name}.log").open("ab")
         process = subprocess.Popen(
             argv,
-            env=env,
+            env={**env, SUPERVISOR_ENV: str(self.data_dir)},
             stdout=log,
             stderr=subprocess.STDOUT,
             stdin=subprocess.DEVNULL,

@@ -17,7 +17,11 @@ REPO = Path(__file__).resolve().parents[1]
 def run_cli(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [sys.executable, "-m", "laneway.cli", *args],
-        capture_output=True, text=True, timeout=60, env=env, cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env=env,
+        cwd=REPO,
     )
 
 
@@ -43,14 +47,30 @@ def test_yaml_then_env_overrides(tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 @pytest.mark.parametrize(
     ("config", "named"),
     [
-        ({"lanes": {"fast-path": {"backends": [{"name": "a", "base_url": "ftp://x", "model": "m"}]}}},
-         "lanes.fast-path.backends.0.base_url"),
+        (
+            {
+                "lanes": {
+                    "fast-path": {"backends": [{"name": "a", "base_url": "ftp://x", "model": "m"}]}
+                }
+            },
+            "lanes.fast-path.backends.0.base_url",
+        ),
         ({"lanes": {"turbo": {}}}, "lanes.turbo"),
         ({"api": {"prot": 1}}, "api.prot"),
         ({"worker": {"task_time_limit": 100, "visibility_timeout": 50}}, "worker"),
-        ({"lanes": {"general": {"backends": [
-            {"name": "x", "base_url": "http://a/v1", "model": "m"},
-            {"name": "x", "base_url": "http://b/v1", "model": "m"}]}}}, "lanes"),
+        (
+            {
+                "lanes": {
+                    "general": {
+                        "backends": [
+                            {"name": "x", "base_url": "http://a/v1", "model": "m"},
+                            {"name": "x", "base_url": "http://b/v1", "model": "m"},
+                        ]
+                    }
+                }
+            },
+            "lanes",
+        ),
     ],
 )
 def test_errors_name_the_bad_key(tmp_path: Path, config: dict[str, object], named: str) -> None:
@@ -73,11 +93,28 @@ def test_config_check_prints_the_effective_configuration(tmp_path: Path) -> None
     assert "api.port" in result.stderr
 
 
-def test_backend_api_keys_come_from_the_environment(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+def test_backend_api_keys_come_from_the_environment(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
     path = tmp_path / "c.yaml"
-    path.write_text(yaml.safe_dump({"lanes": {"general": {"backends": [
-        {"name": "hosted", "base_url": "https://api.example/v1", "model": "m", "api_key_env": "HOSTED_KEY"}
-    ]}}}))
+    path.write_text(
+        yaml.safe_dump(
+            {
+                "lanes": {
+                    "general": {
+                        "backends": [
+                            {
+                                "name": "hosted",
+                                "base_url": "https://api.example/v1",
+                                "model": "m",
+                                "api_key_env": "HOSTED_KEY",
+                            }
+                        ]
+                    }
+                }
+            }
+        )
+    )
     monkeypatch.setenv("HOSTED_KEY", "sk-secret")
     backend = load_settings(path).lanes["general"].backends[0]
     assert backend.api_key() == "sk-secret"

@@ -2,13 +2,84 @@
 
 from __future__ import annotations
 
-from classifier.strategies.base import Decision, Request, Strategy
+import logging
+
+from classifier.strategies.base import Decision, Request, Strategy, StrategyUnavailable
+from classifier.strategies.cascade import CascadeStrategy
+from classifier.strategies.keyword import KeywordStrategy
 from classifier.strategies.rules import RulesStrategy
 from laneway.settings import ClassifierConfig
 
-__all__ = ["Decision", "Request", "RulesStrategy", "Strategy", "build_strategy"]
+__all__ = [
+    "CascadeStrategy",
+    "Decision",
+    "KeywordStrategy",
+    "Request",
+    "RulesStrategy",
+    "Strategy",
+    "StrategyUnavailable",
+    "build_strategy",
+    "embeddings_available",
+]
+
+log = logging.getLogger(__name__)
+
+EXTRA_HINT = "pip install 'laneway[embeddings]'"
 
 
-def build_strategy(config: ClassifierConfig) -> Strategy:
-    """The strategy named in ``config`` (``auto`` picks the best one installed)."""
-    return RulesStrategy()
+def embeddings_available() -> bool:
+    """True when the embedding strategy's dependencies import."""
+    try:
+        import classifier.strategies.embedding  # noqa: F401
+        from classifier.strategies.minilm import model_dir
+
+        model_dir()
+    except ImportError:
+        return False
+    return True
+
+
+def _embedding(config: ClassifierConfig) -> Strategy:
+    from classifier.strategies.embedding import EmbeddingStrategy
+
+    return EmbeddingStrategy(examples_file=config.examples_file)
+
+
+def _llm(config: ClassifierConfig) -> Strategy | None:
+    if not (config.llm_base_url and config.llm_model):
+        return None
+    from classifier.strategies.llm import LLMStrategy
+
+    return LLMStrategy(
+        config.llm_base_url, config.llm_model, config.llm_api_key_env, config.timeout_seconds
+    )
+
+
+def build_strategy(config: ClassifierConfig, name: str | None = None) -> Strategy:
+    """The strategy named in ``config`` (or ``name``); ``auto`` picks the best one installed:
+    ``cascade`` when the embeddings extra is installed, else ``rules`` (with one warning)."""
+    name = name or config.strategy
+    if name == "keyword":
+        return KeywordStrategy()
+    if name == "rules":
+        return RulesStrategy()
+    if name == "embedding":
+        return _embedding(config)
+    if name == "llm":
+        llm = _llm(config)
+        if llm is None:
+            raise ValueError("strategy 'llm' needs classifier.llm_base_url and llm_model")
+        return llm
+    if name == "cascade":
+        return CascadeStrategy(
+            RulesStrategy(), _embedding(config), _llm(config), config.confidence_threshold
+        )
+    if name == "auto":
+        if embeddings_available():
+            return build_strategy(config, "cascade")
+        log.warning(
+            "classifier: the embeddings extra is not installed (%s); using the rules strategy",
+            EXTRA_HINT,
+        )
+        return RulesStrategy()
+    raise ValueError(f"unknown classifier strategy {name!r}")

@@ -30,3 +30,7 @@ class Strategy(ABC):
     def classify_batch(self, requests: Sequence[Request]) -> list[Decision]:
         """Classify several requests; strategies with a model override this to batch."""
         return [self.classify(request) for request in requests]
+
+
+class StrategyUnavailable(RuntimeError):
+    """A strategy could not decide (backend down, timeout, bad answer); try the next one."""

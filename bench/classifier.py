@@ -1,0 +1,116 @@
+"""Classifier benchmark: quality and speed of each strategy on a labelled JSONL file.
+
+    python bench/classifier.py [--devset PATH] [--burst 500] [--threads 8]
+
+Prints, per strategy: accuracy, macro-F1, worst source family, p50/p99 latency of one
+request (cache misses, one call each) and burst throughput through the micro-batcher
+(``--threads`` threads each classifying its share of ``--burst`` requests, the way one
+classifier worker with a threads pool sees a burst).
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+import threading
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+from rich.console import Console  # noqa: E402
+from rich.table import Table  # noqa: E402
+
+from classifier.batcher import MicroBatcher  # noqa: E402
+from classifier.evaluate import Item, Report, evaluate, load_items  # noqa: E402
+from classifier.strategies import build_strategy, embeddings_available  # noqa: E402
+from classifier.strategies.base import Strategy  # noqa: E402
+from laneway.settings import ClassifierConfig  # noqa: E402
+
+DEFAULT_DEVSET = ROOT.parent / "shared" / "classifier-devset.jsonl"
+
+
+def burst_throughput(strategy: Strategy, items: list[Item], total: int, threads: int) -> float:
+    requests = [items[i % len(items)].request for i in range(total)]
+    batcher = MicroBatcher(strategy, max_batch=64)
+    shares = [requests[i::threads] for i in range(threads)]
+    barrier = threading.Barrier(threads + 1)
+
+    def worker(share: list[dict[str, object]]) -> None:
+        barrier.wait()
+        for request in share:
+            batcher.classify(request)
+
+    pool = [threading.Thread(target=worker, args=(s,)) for s in shares]
+    for thread in pool:
+        thread.start()
+    barrier.wait()
+    start = time.perf_counter()
+    for thread in pool:
+        thread.join()
+    elapsed = time.perf_counter() - start
+    batcher.close()
+    return total / elapsed
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--devset", type=Path, default=DEFAULT_DEVSET)
+    parser.add_argument("--burst", type=int, default=500)
+    parser.add_argument("--threads", type=int, default=8)
+    parser.add_argument("--strategies", default="keyword,rules,embedding,cascade,auto")
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.WARNING)
+    items = load_items(args.devset)
+    config = ClassifierConfig()
+    console = Console()
+    table = Table(title=f"classifier strategies on {args.devset.name} ({len(items)} items)")
+    for column in (
+        "strategy",
+        "accuracy",
+        "macro-F1",
+        "worst family",
+        "p50 ms",
+        "p99 ms",
+        "burst /s",
+        "build s",
+    ):
+        table.add_column(column, justify="right")
+    reports: dict[str, Report] = {}
+    for name in args.strategies.split(","):
+        if name in ("embedding", "cascade") and not embeddings_available():
+            table.add_row(name, "-", "-", "embeddings extra not installed", "-", "-", "-", "-")
+            continue
+        started = time.perf_counter()
+        strategy = build_strategy(config, name)
+        built = time.perf_counter() - started
+        report = evaluate(strategy.classify, items, warmup=5)
+        reports[name] = report
+        rate = burst_throughput(strategy, items, args.burst, args.threads)
+        worst, worst_acc = report.worst_family
+        label = f"{name} ({strategy.name})" if name == "auto" else name
+        table.add_row(
+            label,
+            f"{report.accuracy:.3f}",
+            f"{report.macro_f1:.3f}",
+            f"{worst} {worst_acc:.2f}",
+            f"{report.latency_ms['p50']:.2f}",
+            f"{report.latency_ms['p99']:.2f}",
+            f"{rate:.0f}",
+            f"{built:.1f}",
+        )
+    console.print(table)
+    default = reports.get("auto")
+    if default is not None:
+        console.print(
+            "default strategy per family: "
+            + ", ".join(f"{k} {a:.2f}" for k, (a, _) in default.per_family.items())
+        )
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
