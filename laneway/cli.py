@@ -16,6 +16,7 @@ import yaml
 from rich.console import Console
 from rich.table import Table
 
+from classifier.cli import app as classify_app
 from laneway.lanes import LANES
 from laneway.net import free_port, is_loopback, wait_for_port
 from laneway.settings import ConfigError, Settings, load_settings
@@ -29,6 +30,7 @@ app = typer.Typer(
 config_app = typer.Typer(no_args_is_help=True, help="Inspect configuration.")
 app.add_typer(config_app, name="config")
 app.command("sim-backend")(sim_backend)
+app.add_typer(classify_app, name="classify", help="Classify a request, or evaluate a JSONL file.")
 
 console = Console()
 err = Console(stderr=True)
