@@ -11,7 +11,7 @@ from fastapi import FastAPI
 from api import errors
 from api.auth import KeyRing
 from api.deps import ApiState
-from api.routes import health, jobs
+from api.routes import health, jobs, openai
 from laneway.celery_app import create_app as create_celery
 from laneway.settings import Settings, load_settings
 from laneway.store import AsyncJobStore
@@ -46,5 +46,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     errors.install(app)
     app.include_router(jobs.router)
+    app.include_router(openai.router)
     app.include_router(health.router)
     return app

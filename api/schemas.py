@@ -55,6 +55,26 @@ class InferenceRequest(BaseModel):
         )
 
 
+class StreamOptions(BaseModel):
+    model_config = ConfigDict(extra="allow")
+
+    include_usage: bool = False
+
+
+class ChatCompletionRequest(InferenceRequest):
+    """``POST /v1/chat/completions``, as OpenAI defines it."""
+
+    messages: list[ChatMessage] = Field(min_length=1)
+    stream_options: StreamOptions | None = None
+
+
+class CompletionRequest(InferenceRequest):
+    """``POST /v1/completions``, as OpenAI defines it."""
+
+    prompt: str | list[str]
+    stream_options: StreamOptions | None = None
+
+
 class JobOptions(BaseModel):
     route: Lane | None = Field(default=None, description="force a lane, skipping the classifier")
     priority: Priority = "normal"
@@ -93,7 +113,9 @@ class JobView(BaseModel):
     result: dict[str, Any] | None
     usage: Usage | None
     latency_ms: float | None
+    ttft_ms: float | None
     error: str | None
+    error_type: str | None
     attempts: list[Attempt]
     deliveries: int
     created_at: float

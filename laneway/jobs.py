@@ -69,7 +69,10 @@ class Job(BaseModel):
     result: dict[str, Any] | None = None
     usage: Usage | None = None
     latency_ms: float | None = None
+    ttft_ms: float | None = None
     error: str | None = None
+    error_type: str | None = None
+    """``fatal``, ``context_length``, ``retryable``, ``cancelled`` ... when the job failed."""
     attempts: list[Attempt] = Field(default_factory=list)
     deliveries: int = 0
     created_at: float

@@ -23,3 +23,8 @@ def tenant_jobs(tenant: str) -> str:
 
 DEAD_LETTERS = f"{PREFIX}dead"
 WORKER_HEARTBEAT = f"{PREFIX}workers"
+CANCEL_CHANNEL = f"{PREFIX}cancel"
+
+
+def job_id_of(job_key: str) -> str:
+    return job_key.removeprefix(f"{PREFIX}job:")

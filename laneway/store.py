@@ -83,6 +83,15 @@ def _create_call(
     return call_keys, args + flatten(fields)
 
 
+def _cancel_call(job_id: str) -> tuple[list[str], list[str]]:
+    event = status_event(JobStatus.CANCELLED, error="cancelled by the client")
+    return [keys.job(job_id), keys.events(job_id)], [str(time.time()), event, keys.CANCEL_CHANNEL]
+
+
+EVENTS_MAXLEN = 2000
+"""Entries kept per job event stream (approximately); chunks are batched per entry."""
+
+
 def _parse_created(reply: list[Any]) -> Created:
     return Created(job_id=str(reply[1]), created=bool(int(reply[0])))
 
@@ -102,6 +111,7 @@ class JobStore:
         self._start = client.register_script(script_source("start"))
         self._finish = client.register_script(script_source("finish"))
         self._attempt = client.register_script(script_source("attempt"))
+        self._cancel = client.register_script(script_source("cancel"))
 
     def create(
         self,
@@ -160,6 +170,21 @@ class JobStore:
         )
         return str(reply)
 
+    def cancel(self, job_id: str) -> str:
+        """Cancel the job unless it finished; returns the status it had."""
+        call_keys, args = _cancel_call(job_id)
+        return str(self._cancel(keys=call_keys, args=args))
+
+    def append_chunks(self, job_id: str, chunks: list[dict[str, Any]]) -> str:
+        """Append a batch of stream chunks to the job's event stream as one entry."""
+        entry_id = self.redis.xadd(
+            keys.events(job_id),
+            {"type": "chunks", "data": dumps(chunks)},
+            maxlen=EVENTS_MAXLEN,
+            approximate=True,
+        )
+        return str(entry_id)
+
 
 class AsyncJobStore:
     """Non-blocking job store for the API's event loop."""
@@ -168,6 +193,12 @@ class AsyncJobStore:
         self.redis = client
         self.ttl = ttl
         self._create = client.register_script(script_source("create"))
+        self._cancel = client.register_script(script_source("cancel"))
+
+    async def cancel(self, job_id: str) -> str:
+        """Cancel the job unless it finished; returns the status it had."""
+        call_keys, args = _cancel_call(job_id)
+        return str(await self._cancel(keys=call_keys, args=args))
 
     async def create(
         self,

@@ -22,6 +22,8 @@ class Submission:
     route: Lane | None = None
     priority: Priority = "normal"
     idempotency_key: str | None = None
+    prefer_model: str | None = None
+    """A backend model the client asked for by name: its backends are tried first."""
 
 
 def new_job_id() -> str:
@@ -65,7 +67,10 @@ def plan(
             reason="lane forced by the client",
             routed_at=now,
         )
-        message = messages.build(RUN_TASK, (job_id,), queue, priority=submission.priority)
+        args: tuple[str, ...] = (job_id,)
+        if submission.prefer_model:
+            args = (job_id, submission.prefer_model)
+        message = messages.build(RUN_TASK, args, queue, priority=submission.priority)
     return job_id, fields, message
 
 

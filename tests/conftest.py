@@ -22,28 +22,19 @@ def redis_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[EmbeddedR
 
 @pytest.fixture(scope="session")
 def sims() -> Iterator[dict[str, SimBackendProcess]]:
+    def sim(name: str, profile: str, *args: str) -> SimBackendProcess:
+        return start_sim_backend("--profile", profile, "--name", name, *args)
+
+    fast = ("--ttft-ms", "2")
+    quick = ("--ttft-ms", "5", "--tokens-per-second", "2000")
     started = {
-        "fast-a": start_sim_backend("--profile", "small", "--name", "fast-a", "--ttft-ms", "2"),
-        "fast-b": start_sim_backend("--profile", "small", "--name", "fast-b", "--ttft-ms", "2"),
-        "general-a": start_sim_backend(
-            "--profile",
-            "medium",
-            "--name",
-            "general-a",
-            "--ttft-ms",
-            "5",
-            "--tokens-per-second",
-            "2000",
-        ),
-        "high-a": start_sim_backend(
-            "--profile",
-            "large",
-            "--name",
-            "high-a",
-            "--ttft-ms",
-            "5",
-            "--tokens-per-second",
-            "2000",
+        "fast-a": sim("fast-a", "small", *fast),
+        "fast-b": sim("fast-b", "small", *fast),
+        "general-a": sim("general-a", "medium", *quick),
+        "high-a": sim("high-a", "large", *quick),
+        # slow enough to watch tokens arrive and to cancel mid-call; asked for by name
+        "slow-a": sim(
+            "slow-a", "large", "--model", "sim-slow", "--ttft-ms", "50", "--tokens-per-second", "40"
         ),
     }
     yield started
@@ -70,7 +61,10 @@ def system(
                 sim_backend_config("fast-b", sims["fast-b"], "sim-small"),
             ],
             "general": [sim_backend_config("general-a", sims["general-a"], "sim-medium")],
-            "high-compute": [sim_backend_config("high-a", sims["high-a"], "sim-large")],
+            "high-compute": [
+                sim_backend_config("high-a", sims["high-a"], "sim-large"),
+                sim_backend_config("slow-a", sims["slow-a"], "sim-slow", weight=0.01),
+            ],
         },
     )
     env = {k: v for k, v in os.environ.items() if not k.startswith("LANEWAY_")}

@@ -19,7 +19,7 @@ from tests.system import System, chat, wait_job
 LANE_BACKENDS = {
     "fast-path": {"fast-a", "fast-b"},
     "general": {"general-a"},
-    "high-compute": {"high-a"},
+    "high-compute": {"high-a", "slow-a"},
 }
 
 
@@ -47,7 +47,7 @@ def test_job_is_classified_routed_and_answered(system: System, r: redis.Redis) -
     assert job["queue"] == queue_for("high-compute")
     assert job["strategy"] == "rules" and job["reason"] and 0 < job["confidence"] <= 1
     assert job["backend"] in LANE_BACKENDS["high-compute"]
-    assert job["model"] == "sim-large"
+    assert job["model"] == {"high-a": "sim-large", "slow-a": "sim-slow"}[job["backend"]]
     answer = job["result"]["choices"][0]["message"]["content"]
     assert isinstance(answer, str) and answer.strip()
     assert job["usage"]["completion_tokens"] > 0

@@ -5,7 +5,7 @@ from __future__ import annotations
 import random
 import threading
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from enum import StrEnum
@@ -15,6 +15,8 @@ import httpx
 
 from laneway.jobs import JobKind
 from laneway.settings import BackendConfig, WorkerConfig
+from workers.cancel import CallCancelled, CancelToken, TrackingBackend
+from workers.streaming import Assembly, parse_chunk, sse_data
 
 # Fields of a laneway job request that are ours, not the backend's.
 _LANEWAY_FIELDS = frozenset({"route", "priority", "idempotency_key"})
@@ -49,13 +51,22 @@ class BackendError(Exception):
 class BackendReply:
     body: dict[str, Any]
     latency_ms: float
+    ttft_ms: float | None = None
 
 
-def backend_payload(request: Mapping[str, Any], backend: BackendConfig) -> dict[str, Any]:
+def backend_payload(
+    request: Mapping[str, Any], backend: BackendConfig, stream: bool
+) -> dict[str, Any]:
     payload = {k: v for k, v in request.items() if k not in _LANEWAY_FIELDS}
     payload["model"] = backend.model
-    payload["stream"] = False
-    payload.pop("stream_options", None)
+    # Older servers (llama.cpp among them) ignore the newer name.
+    if "max_completion_tokens" in payload:
+        payload.setdefault("max_tokens", payload.pop("max_completion_tokens"))
+    payload["stream"] = stream
+    if stream:
+        payload["stream_options"] = {"include_usage": True}
+    else:
+        payload.pop("stream_options", None)
     return payload
 
 
@@ -89,12 +100,17 @@ class BackendClient:
     """One thread-safe connection pool for every backend call of a process."""
 
     def __init__(self, config: WorkerConfig, max_connections: int) -> None:
-        self._http = httpx.Client(
-            timeout=httpx.Timeout(
-                config.read_timeout_seconds, connect=config.connect_timeout_seconds
-            ),
+        transport = httpx.HTTPTransport(
             limits=httpx.Limits(
                 max_connections=max_connections, max_keepalive_connections=max_connections
+            )
+        )
+        # Lets CancelRegistry shut the socket of a call whose job was cancelled.
+        transport._pool._network_backend = TrackingBackend()
+        self._http = httpx.Client(
+            transport=transport,
+            timeout=httpx.Timeout(
+                config.read_timeout_seconds, connect=config.connect_timeout_seconds
             ),
         )
 
@@ -102,23 +118,47 @@ class BackendClient:
         self._http.close()
 
     def call(
-        self, backend: BackendConfig, kind: JobKind, request: Mapping[str, Any]
+        self,
+        backend: BackendConfig,
+        kind: JobKind,
+        request: Mapping[str, Any],
+        token: CancelToken | None = None,
+        on_chunk: Callable[[dict[str, Any]], None] | None = None,
     ) -> BackendReply:
+        """Call the backend; with ``on_chunk`` the answer is streamed chunk by chunk."""
         headers = {}
         api_key = backend.api_key()
         if api_key:
             headers["Authorization"] = f"Bearer {api_key}"
         started = time.perf_counter()
+        url = backend.base_url + kind.path
+        payload = backend_payload(request, backend, stream=on_chunk is not None)
         try:
-            response = self._http.post(
-                backend.base_url + kind.path,
-                json=backend_payload(request, backend),
-                headers=headers,
-            )
+            if on_chunk is None:
+                response = self._http.post(url, json=payload, headers=headers)
+                body = self._json_body(response)
+                ttft = None
+            else:
+                body, ttft = self._stream(
+                    url, payload, headers, backend, kind, request, token, on_chunk
+                )
         except httpx.TimeoutException as exc:
+            self._raise_if_cancelled(token)
             raise BackendError(ErrorKind.RETRYABLE, f"timeout: {exc!r}") from exc
         except httpx.TransportError as exc:
+            self._raise_if_cancelled(token)
             raise BackendError(ErrorKind.RETRYABLE, f"connection failed: {exc!r}") from exc
+        self._raise_if_cancelled(token)
+        elapsed = (time.perf_counter() - started) * 1000
+        return BackendReply(body, elapsed, ttft)
+
+    @staticmethod
+    def _raise_if_cancelled(token: CancelToken | None) -> None:
+        if token is not None and token.cancelled.is_set():
+            raise CallCancelled()
+
+    @staticmethod
+    def _json_body(response: httpx.Response) -> dict[str, Any]:
         if response.status_code != 200:
             raise classify_failure(response)
         try:
@@ -127,11 +167,55 @@ class BackendClient:
             raise BackendError(
                 ErrorKind.RETRYABLE, "backend answered 200 with a body that is not JSON", 200
             ) from exc
-        return BackendReply(body, (time.perf_counter() - started) * 1000)
+        if not isinstance(body, dict):
+            raise BackendError(ErrorKind.RETRYABLE, "backend answered 200 with a non-object", 200)
+        return body
+
+    def _stream(
+        self,
+        url: str,
+        payload: dict[str, Any],
+        headers: dict[str, str],
+        backend: BackendConfig,
+        kind: JobKind,
+        request: Mapping[str, Any],
+        token: CancelToken | None,
+        on_chunk: Callable[[dict[str, Any]], None],
+    ) -> tuple[dict[str, Any], float | None]:
+        started = time.time()
+        assembly = Assembly(kind, backend.model)
+        response_id = None
+        with self._http.stream("POST", url, json=payload, headers=headers) as response:
+            if response.status_code != 200:
+                response.read()
+                raise classify_failure(response)
+            done = False
+            for data in sse_data(response.iter_lines()):
+                if data == "[DONE]":
+                    done = True
+                    break
+                chunk = parse_chunk(data)
+                if chunk is None:
+                    continue
+                response_id = response_id or chunk.get("id")
+                visible = assembly.add(chunk)
+                if visible is not None:
+                    on_chunk(visible)
+                self._raise_if_cancelled(token)
+            if not done:
+                raise BackendError(
+                    ErrorKind.RETRYABLE, "the backend closed the stream before [DONE]", 200
+                )
+        ttft = None
+        if assembly.first_token_at is not None:
+            ttft = (assembly.first_token_at - started) * 1000
+        body = assembly.response(str(response_id or "stream"), dict(request))
+        return body, ttft
 
 
 class Balancer:
-    """Least in-flight calls per unit of weight, among this process's calls.
+    """Least in-flight calls per unit of weight, among this process's calls; ties are
+    broken at random in proportion to weight.
 
     With prefetch 1 and acks_late, Celery already hands each job to the least
     busy worker; this spreads one worker's calls over the lane's backends.
@@ -142,14 +226,18 @@ class Balancer:
         self._in_flight = {b.name: 0 for b in backends}
         self._lock = threading.Lock()
 
-    def choose(self, exclude: frozenset[str] = frozenset()) -> BackendConfig | None:
+    def choose(
+        self, exclude: frozenset[str] = frozenset(), prefer_model: str | None = None
+    ) -> BackendConfig | None:
         with self._lock:
             candidates = [b for b in self.backends if b.name not in exclude]
             if not candidates:
                 return None
+            preferred = [b for b in candidates if b.model == prefer_model]
+            candidates = preferred or candidates
             best = min(self._in_flight[b.name] / b.weight for b in candidates)
             ties = [b for b in candidates if self._in_flight[b.name] / b.weight == best]
-            return random.choice(ties)
+            return random.choices(ties, weights=[b.weight for b in ties])[0]
 
     @contextmanager
     def using(self, backend: BackendConfig) -> Iterator[None]:

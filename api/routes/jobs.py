@@ -2,14 +2,20 @@
 
 from __future__ import annotations
 
+import json
+import re
+from collections.abc import AsyncIterator
 from typing import Annotated
 
 from fastapi import APIRouter, Header, Query, Response
+from sse_starlette import EventSourceResponse, ServerSentEvent
 
 from api.deps import StateDep, TenantDep
 from api.errors import ApiError, error_body
 from api.events import wait_for_finish
+from api.models import backend_model_name, resolve_model
 from api.schemas import JobAccepted, JobSubmit, JobView, links_for
+from api.streams import job_events
 from laneway.jobs import Job, JobStatus
 from producer import Submission
 
@@ -48,14 +54,20 @@ async def submit_job(
     response: Response,
     idempotency_key: Annotated[str | None, Header(max_length=200)] = None,
 ) -> JobAccepted:
-    """Accept an OpenAI chat-completions or completions request as a durable job."""
+    """Accept an OpenAI chat-completions or completions request as a durable job.
+
+    ``model`` may force a lane (``laneway/<lane>``) or name a backend model, whose
+    backends are then preferred; ``route`` forces a lane explicitly.
+    """
+    model_lane = resolve_model(body.model, state.settings)
     submission = Submission(
         tenant=tenant,
         kind=body.kind,
         request=body.backend_request(),
-        route=body.route,
+        route=body.route or model_lane,
         priority=body.priority,
         idempotency_key=body.idempotency_key or idempotency_key,
+        prefer_model=backend_model_name(body.model),
     )
     created = await state.producer.submit(submission)
     links = links_for(created.job_id)
@@ -65,8 +77,8 @@ async def submit_job(
         return JobAccepted(id=job.id, status=job.status, lane=job.lane, created=False, links=links)
     return JobAccepted(
         id=created.job_id,
-        status=JobStatus.ROUTED if body.route else JobStatus.QUEUED,
-        lane=body.route,
+        status=JobStatus.ROUTED if submission.route else JobStatus.QUEUED,
+        lane=submission.route,
         created=True,
         links=links,
     )
@@ -87,3 +99,39 @@ async def get_job(
         timeout = min(wait, state.settings.api.wait_timeout_seconds)
         job = await wait_for_finish(state.redis, state.store, job_id, timeout) or job
     return JobView.of(job)
+
+
+@router.delete("/{job_id}", response_model=JobView, responses=_ERRORS)  # type: ignore[arg-type]
+async def cancel_job(job_id: str, state: StateDep, tenant: TenantDep) -> JobView:
+    """Cancel a job: a queued one never reaches a backend, a running one's call is closed.
+
+    A job that already finished is left as it is (and returned as it is).
+    """
+    await owned_job(state, tenant, job_id)
+    await state.store.cancel(job_id)
+    return JobView.of(await owned_job(state, tenant, job_id))
+
+
+@router.get("/{job_id}/events", responses=_ERRORS)  # type: ignore[arg-type]
+async def job_event_stream(
+    job_id: str,
+    state: StateDep,
+    tenant: TenantDep,
+    last_event_id: Annotated[str | None, Header()] = None,
+) -> EventSourceResponse:
+    """Server-sent events: ``status`` changes and ``chunks`` of tokens, ending with the
+    final status. Reconnect with ``Last-Event-ID`` to resume without loss or repetition.
+    """
+    await owned_job(state, tenant, job_id)
+    after = last_event_id if last_event_id and _STREAM_ID.fullmatch(last_event_id) else "0-0"
+
+    async def events() -> AsyncIterator[ServerSentEvent]:
+        async for event in job_events(state.redis, job_id, after=after):
+            yield ServerSentEvent(
+                json.dumps(event.data, separators=(",", ":")), event=event.type, id=event.id
+            )
+
+    return EventSourceResponse(events(), ping=15)
+
+
+_STREAM_ID = re.compile(r"\d+-\d+")

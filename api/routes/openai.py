@@ -1,0 +1,192 @@
+"""The OpenAI-compatible front door: point an OpenAI client's base_url at laneway."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import AsyncIterator
+from typing import Any
+
+import anyio
+from fastapi import APIRouter, Request
+from fastapi.responses import JSONResponse
+from sse_starlette import EventSourceResponse
+
+from api.deps import ApiState, StateDep, TenantDep
+from api.errors import ApiError, error_body
+from api.events import wait_for_finish
+from api.models import backend_model_name, model_entries, resolve_model
+from api.schemas import ChatCompletionRequest, CompletionRequest
+from api.streams import job_events
+from laneway.jobs import Job, JobKind, JobStatus
+from producer import Submission
+
+router = APIRouter(prefix="/v1", tags=["openai"])
+
+JOB_HEADER = "x-laneway-job-id"
+LANE_HEADER = "x-laneway-lane"
+
+
+@router.get("/models")
+async def list_models(state: StateDep, tenant: TenantDep) -> dict[str, Any]:
+    """``auto``, one ``laneway/<lane>`` per lane and every configured backend model."""
+    return {
+        "object": "list",
+        "data": [
+            {
+                "id": e.id,
+                "object": "model",
+                "created": 0,
+                "owned_by": "laneway",
+                "lane": e.lane,
+                "description": e.description,
+            }
+            for e in model_entries(state.settings)
+        ],
+    }
+
+
+@router.post("/chat/completions", response_model=None)
+async def chat_completions(
+    body: ChatCompletionRequest, request: Request, state: StateDep, tenant: TenantDep
+) -> JSONResponse | EventSourceResponse:
+    """OpenAI chat completions, served as a laneway job."""
+    return await _serve(body, JobKind.CHAT, request, state, tenant)
+
+
+@router.post("/completions", response_model=None)
+async def completions(
+    body: CompletionRequest, request: Request, state: StateDep, tenant: TenantDep
+) -> JSONResponse | EventSourceResponse:
+    """OpenAI (legacy) completions, served as a laneway job."""
+    return await _serve(body, JobKind.COMPLETION, request, state, tenant)
+
+
+async def _serve(
+    body: ChatCompletionRequest | CompletionRequest,
+    kind: JobKind,
+    request: Request,
+    state: ApiState,
+    tenant: str,
+) -> JSONResponse | EventSourceResponse:
+    lane = resolve_model(body.model, state.settings)
+    created = await state.producer.submit(
+        Submission(
+            tenant=tenant,
+            kind=kind,
+            request=body.backend_request(),
+            route=lane,
+            prefer_model=backend_model_name(body.model),
+            idempotency_key=request.headers.get("idempotency-key"),
+        )
+    )
+    job_id = created.job_id
+    if body.stream:
+        return await _stream(body, kind, job_id, request, state)
+    job = await wait_for_finish(
+        state.redis, state.store, job_id, state.settings.api.wait_timeout_seconds
+    )
+    if job is None:
+        raise ApiError(500, f"job {job_id} vanished")
+    if job.status is JobStatus.SUCCEEDED and job.result is not None:
+        return JSONResponse(job.result, headers=_headers(job))
+    raise _job_error(job)
+
+
+def _headers(job: Job) -> dict[str, str]:
+    headers = {JOB_HEADER: job.id, LANE_HEADER: job.lane or ""}
+    if job.backend:
+        headers["x-laneway-backend"] = job.backend
+    return headers
+
+
+def _job_error(job: Job) -> ApiError:
+    headers = _headers(job)
+    if not job.status.finished:
+        return ApiError(
+            504,
+            f"job {job.id} did not finish in time; it continues: GET /v1/jobs/{job.id}",
+            code="timeout",
+            headers=headers,
+        )
+    if job.status is JobStatus.CANCELLED:
+        return ApiError(409, f"job {job.id} was cancelled", code="cancelled", headers=headers)
+    message = job.error or "the job failed"
+    if job.error_type == "context_length":
+        return ApiError(
+            400, message, param="messages", code="context_length_exceeded", headers=headers
+        )
+    if job.error_type == "fatal":
+        return ApiError(400, message, code="backend_rejected", headers=headers)
+    return ApiError(
+        502, f"no backend could answer: {message}", code="upstream_error", headers=headers
+    )
+
+
+async def _stream(
+    body: ChatCompletionRequest | CompletionRequest,
+    kind: JobKind,
+    job_id: str,
+    request: Request,
+    state: ApiState,
+) -> EventSourceResponse:
+    # Wait until the job has a lane, so the response headers can name it.
+    events = job_events(state.redis, job_id, timeout=state.settings.api.wait_timeout_seconds)
+    first: list[Any] = []
+    async for event in events:
+        first.append(event)
+        if event.status is not None and event.status is not JobStatus.QUEUED:
+            break
+    job = await state.store.get(job_id)
+    if job is None:
+        raise ApiError(500, f"job {job_id} vanished")
+    if job.status in (JobStatus.FAILED, JobStatus.CANCELLED):
+        raise _job_error(job)
+    include_usage = bool(body.stream_options and body.stream_options.include_usage)
+
+    async def chunks() -> AsyncIterator[str]:
+        finished = False
+        try:
+            async for event in _chain(first, events):
+                if event.type == "chunks":
+                    for chunk in event.data:
+                        yield json.dumps(chunk, separators=(",", ":"))
+                elif event.final:
+                    finished = True
+                    final = await state.store.get(job_id)
+                    if final is None or final.status is not JobStatus.SUCCEEDED:
+                        error = _job_error(final) if final else ApiError(500, "job vanished")
+                        yield json.dumps(
+                            error_body(error.status_code, error.message, error.param, error.code)
+                        )
+                        return
+                    if include_usage:
+                        yield json.dumps(_usage_chunk(final, kind))
+                    yield "[DONE]"
+                    return
+        finally:
+            if not finished:
+                # The client went away (or the stream broke): stop the job too.
+                with anyio.CancelScope(shield=True):
+                    await state.store.cancel(job_id)
+
+    return EventSourceResponse(chunks(), headers=_headers(job), ping=15)
+
+
+async def _chain(first: list[Any], rest: AsyncIterator[Any]) -> AsyncIterator[Any]:
+    for event in first:
+        yield event
+    async for event in rest:
+        yield event
+
+
+def _usage_chunk(job: Job, kind: JobKind) -> dict[str, Any]:
+    usage = job.usage.model_dump() if job.usage else {}
+    return {
+        "id": job.id,
+        "object": "chat.completion.chunk" if kind is JobKind.CHAT else "text_completion",
+        "created": int(job.finished_at or time.time()),
+        "model": job.model,
+        "choices": [],
+        "usage": usage,
+    }

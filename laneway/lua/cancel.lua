@@ -1,0 +1,25 @@
+-- Cancel a job that has not finished: it becomes final at once, an attempt in
+-- progress is closed as cancelled, and lane workers are told to close the call.
+-- KEYS: job, events
+-- ARGV: now, event json, cancel channel
+-- Returns the status before the call ('missing' for an unknown job).
+local fields = redis.call('HMGET', KEYS[1], 'status', 'attempt_open')
+local status = fields[1]
+if not status then
+  return 'missing'
+end
+if is_finished(status) then
+  return status
+end
+if fields[2] then
+  local closed = string.gsub(fields[2], '"outcome":"running"', '"outcome":"cancelled"', 1)
+  append_attempt(KEYS[1], closed)
+  redis.call('HDEL', KEYS[1], 'attempt_open')
+end
+redis.call('HSET', KEYS[1], 'status', 'cancelled', 'finished_at', ARGV[1], 'updated_at', ARGV[1],
+  'error', 'cancelled by the client')
+emit(KEYS[2], 'status', ARGV[2])
+if status == 'running' then
+  redis.call('PUBLISH', ARGV[3], KEYS[1])
+end
+return status
