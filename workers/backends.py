@@ -13,6 +13,7 @@ from typing import Any
 
 import httpx
 
+from classifier.text import estimate_tokens, request_text
 from laneway.jobs import JobKind
 from laneway.settings import BackendConfig, WorkerConfig
 from workers.cancel import CallCancelled, CancelToken, TrackingBackend
@@ -130,6 +131,14 @@ class BackendClient:
         api_key = backend.api_key()
         if api_key:
             headers["Authorization"] = f"Bearer {api_key}"
+        prompt_tokens = estimate_tokens(request_text(request))
+        if prompt_tokens >= backend.context_window:
+            # Some servers answer such a stream with 200 and nothing (llama.cpp): don't ask.
+            raise BackendError(
+                ErrorKind.CONTEXT_LENGTH,
+                f"the prompt (~{prompt_tokens} tokens) exceeds {backend.name}'s context "
+                f"window of {backend.context_window} tokens",
+            )
         started = time.perf_counter()
         url = backend.base_url + kind.path
         payload = backend_payload(request, backend, stream=on_chunk is not None)

@@ -130,12 +130,14 @@ async def _stream(
     request: Request,
     state: ApiState,
 ) -> EventSourceResponse:
-    # Wait until the job has a lane, so the response headers can name it.
+    # Hold the response until the first tokens (or the end): the headers can then
+    # name the lane and backend, and a job that fails before answering gets a
+    # proper HTTP error, which is what OpenAI clients expect.
     events = job_events(state.redis, job_id, timeout=state.settings.api.wait_timeout_seconds)
     first: list[Any] = []
     async for event in events:
         first.append(event)
-        if event.status is not None and event.status is not JobStatus.QUEUED:
+        if event.type == "chunks" or event.final:
             break
     job = await state.store.get(job_id)
     if job is None:
@@ -183,7 +185,7 @@ async def _chain(first: list[Any], rest: AsyncIterator[Any]) -> AsyncIterator[An
 def _usage_chunk(job: Job, kind: JobKind) -> dict[str, Any]:
     usage = job.usage.model_dump() if job.usage else {}
     return {
-        "id": job.id,
+        "id": (job.result or {}).get("id") or job.id,
         "object": "chat.completion.chunk" if kind is JobKind.CHAT else "text_completion",
         "created": int(job.finished_at or time.time()),
         "model": job.model,
