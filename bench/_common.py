@@ -21,6 +21,8 @@ from laneway.redis_server import EmbeddedRedis
 from laneway.supervisor import Supervisor
 
 LANEWAY = [sys.executable, "-m", "laneway.cli"]
+BENCH_MODEL = "bench"
+"""Every bench sim backend also answers to this model name."""
 
 
 def percentile(values: list[float], q: float) -> float:
@@ -70,7 +72,16 @@ def laneway_system(
                 port = free_port()
                 supervisor.spawn(
                     f"sim-{lane}",
-                    [sys.executable, "-m", "laneway.sim", "--port", str(port), *sim_args[lane]],
+                    [
+                        sys.executable,
+                        "-m",
+                        "laneway.sim",
+                        "--port",
+                        str(port),
+                        "--model",
+                        BENCH_MODEL,
+                    ]
+                    + sim_args[lane],
                     env,
                 )
                 sim_urls[lane] = f"http://127.0.0.1:{port}"
@@ -86,7 +97,7 @@ def laneway_system(
                             {
                                 "name": f"sim-{lane}",
                                 "base_url": sim_urls[lane] + "/v1",
-                                "model": "sim-zero",
+                                "model": BENCH_MODEL,
                                 "max_concurrency": 64,
                             }
                         ],

@@ -23,7 +23,7 @@ import typer
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench._common import laneway_system, summary
+from bench._common import BENCH_MODEL, laneway_system, summary
 
 ZERO = ["--profile", "zero"]
 PROMPTS = [
@@ -34,7 +34,11 @@ PROMPTS = [
 
 
 def direct_calls(url: str, n: int) -> list[float]:
-    body = {"model": "sim-zero", "messages": [{"role": "user", "content": "hi!"}], "max_tokens": 16}
+    body = {
+        "model": BENCH_MODEL,
+        "messages": [{"role": "user", "content": "hi!"}],
+        "max_tokens": 16,
+    }
     times = []
     with httpx.Client(base_url=url) as client:
         for _ in range(20):

@@ -98,8 +98,16 @@ def parse_chunk(payload: str) -> dict[str, Any] | None:
     return value if isinstance(value, dict) else None
 
 
+def has_text(chunk: dict[str, Any]) -> bool:
+    for choice in chunk.get("choices") or []:
+        if choice.get("text") or (choice.get("delta") or {}).get("content"):
+            return True
+    return False
+
+
 class ChunkBatcher:
-    """Appends chunks to the job's event stream: the first at once, then in batches.
+    """Appends chunks to the job's event stream: at once until the first text,
+    then in batches.
 
     The first token is what a waiting client feels most; later chunks are
     grouped (by time and count) to keep Redis round trips per job low.
@@ -114,16 +122,18 @@ class ChunkBatcher:
         self._max_chunks = max_chunks
         self._pending: list[dict[str, Any]] = []
         self._last_flush: float | None = None
+        self._text_published = False
         self.published = False
 
     def add(self, chunk: dict[str, Any]) -> None:
         self._pending.append(chunk)
         now = time.monotonic()
         if (
-            self._last_flush is None
+            not self._text_published
             or len(self._pending) >= self._max_chunks
-            or now - self._last_flush >= self._max_delay
+            or now - (self._last_flush or now) >= self._max_delay
         ):
+            self._text_published = self._text_published or has_text(chunk)
             self.flush()
 
     def flush(self) -> None:
