@@ -2,17 +2,35 @@
 
 from __future__ import annotations
 
+import time
+
 import redis.asyncio as aioredis
 
-from api.streams import job_events
+from api.streams import BLOCK_MS
+from laneway import keys
 from laneway.jobs import Job
 from laneway.store import AsyncJobStore
+
+
+async def wait_final(client: aioredis.Redis, job_id: str, timeout: float) -> bool:
+    """Block until the job is final (True) or ``timeout`` runs out (False).
+
+    Reads the job's one-entry ``final`` stream: one wake-up per job, however many
+    status changes it goes through, and no window in which the end can be missed.
+    """
+    remaining = timeout
+    deadline = time.monotonic() + timeout
+    while remaining > 0:
+        block = max(1, min(BLOCK_MS, int(remaining * 1000)))
+        if await client.xread({keys.final(job_id): "0-0"}, count=1, block=block):
+            return True
+        remaining = deadline - time.monotonic()
+    return False
 
 
 async def wait_for_finish(
     client: aioredis.Redis, store: AsyncJobStore, job_id: str, timeout: float
 ) -> Job | None:
     """The job once it has finished, or as it stands when ``timeout`` runs out."""
-    async for _ in job_events(client, job_id, timeout=timeout):
-        pass
+    await wait_final(client, job_id, timeout)
     return await store.get(job_id)

@@ -5,18 +5,16 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from typing import Any, cast
+from typing import Any
 
 from celery import Celery, Task
 
 from classifier.service import Classifier
-from classifier.strategies import Decision
-from laneway import keys
+from classifier.strategies import Decision, build_strategy
 from laneway.celery_app import CLASSIFY_TASK, RUN_TASK
 from laneway.jobs import JobStatus
 from laneway.lanes import GENERAL, queue_for
 from laneway.runtime import runtime_for
-from laneway.store import loads_request
 from laneway.wire import Priority
 
 log = logging.getLogger(__name__)
@@ -31,7 +29,11 @@ def _get_classifier(app: Celery) -> Classifier:
         with _classifier_lock:
             if _classifier is None:
                 settings = runtime_for(app).settings
-                _classifier = Classifier.from_config(settings.classifier, settings.redis_url)
+                if settings.classifier.strategy == "rules":
+                    # Rules cost less than a cache lookup: no cache, no batching.
+                    _classifier = Classifier(build_strategy(settings.classifier))
+                else:
+                    _classifier = Classifier.from_config(settings.classifier, settings.redis_url)
     return _classifier
 
 
@@ -46,19 +48,14 @@ def decide(classifier: Classifier, request: dict[str, Any]) -> Decision:
 
 def register(app: Celery) -> Task:
     @app.task(name=CLASSIFY_TASK, ignore_result=True)  # type: ignore[untyped-decorator]
-    def classify(job_id: str) -> str:
+    def classify(job_id: str, request: dict[str, Any], priority: Priority = "normal") -> str:
+        # The request travels in the message (shown as "<request>" in Flower), so
+        # classifying costs one Redis call: route.lua checks the job is still queued.
         rt = runtime_for(app)
-        status, raw_request, priority = cast(
-            list[str | None], rt.redis.hmget(keys.job(job_id), ["status", "request", "priority"])
-        )
-        if status != JobStatus.QUEUED.value:
-            return f"skipped: job is {status or 'missing'}"
-        decision = decide(_get_classifier(app), loads_request(raw_request))
+        decision = decide(_get_classifier(app), request)
         queue = queue_for(decision.lane)
         now = time.time()
-        message = rt.messages.build(
-            RUN_TASK, (job_id,), queue, priority=cast(Priority, priority or "normal")
-        )
+        message = rt.messages.build(RUN_TASK, (job_id,), queue, priority=priority)
         return rt.store.route(
             job_id,
             {

@@ -89,6 +89,10 @@ def worker(
         int | None, typer.Option(help="in-flight jobs [default: the lane's concurrency]")
     ] = None,
     loglevel: Annotated[str, typer.Option(help="Celery log level")] = "INFO",
+    pool: Annotated[
+        str | None,
+        typer.Option(help="Celery pool: threads (lanes), solo (rules classifier) or prefork"),
+    ] = None,
     config: ConfigOption = None,
 ) -> None:
     """Run a Celery worker for the classifier or for one lane."""
@@ -98,7 +102,7 @@ def worker(
         raise typer.BadParameter(
             f"expected one of classify, {', '.join(LANES)}", param_hint="--lane"
         )
-    run_worker(_settings(config), lane, concurrency, loglevel)
+    run_worker(_settings(config), lane, concurrency, loglevel, pool)
 
 
 @app.command()

@@ -13,6 +13,11 @@ def events(job_id: str) -> str:
     return f"{PREFIX}job:{job_id}:events"
 
 
+def final(job_id: str) -> str:
+    """A stream that gets exactly one entry, when the job reaches its final state."""
+    return f"{PREFIX}job:{job_id}:final"
+
+
 def idempotency(tenant: str, key: str) -> str:
     return f"{PREFIX}idem:{tenant}:{key}"
 

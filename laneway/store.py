@@ -14,7 +14,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import cache
 from importlib import resources
-from typing import Any, cast
+from typing import Any, ClassVar, cast
 
 import redis
 import redis.asyncio as aioredis
@@ -55,6 +55,8 @@ class Created:
     job_id: str
     created: bool
     """False when an idempotency key matched an existing job."""
+    event_id: str = "0-0"
+    """Id of the job's first event: waiters read from here on."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,9 +85,37 @@ def _create_call(
     return call_keys, args + flatten(fields)
 
 
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    FIELDS: ClassVar[tuple[str, ...]] = (
+        "status",
+        "result",
+        "lane",
+        "backend",
+        "error",
+        "error_type",
+        "usage",
+        "model",
+        "finished_at",
+    )
+
+    job_id: str
+    status: str
+    result: str | None
+    """The backend's answer as stored: JSON text, passed to clients unparsed."""
+    lane: str | None
+    backend: str | None
+    error: str | None
+    error_type: str | None
+    usage: str | None
+    model: str | None
+    finished_at: str | None
+
+
 def _cancel_call(job_id: str) -> tuple[list[str], list[str]]:
     event = status_event(JobStatus.CANCELLED, error="cancelled by the client")
-    return [keys.job(job_id), keys.events(job_id)], [str(time.time()), event, keys.CANCEL_CHANNEL]
+    call_keys = [keys.job(job_id), keys.events(job_id), keys.final(job_id)]
+    return call_keys, [str(time.time()), event, keys.CANCEL_CHANNEL]
 
 
 EVENTS_MAXLEN = 2000
@@ -93,7 +123,7 @@ EVENTS_MAXLEN = 2000
 
 
 def _parse_created(reply: list[Any]) -> Created:
-    return Created(job_id=str(reply[1]), created=bool(int(reply[0])))
+    return Created(job_id=str(reply[1]), created=bool(int(reply[0])), event_id=str(reply[2]))
 
 
 def _parse_job(raw: Mapping[str, str]) -> Job | None:
@@ -165,7 +195,7 @@ class JobStore:
         all_fields = {"status": status.value, "finished_at": now, "updated_at": now, **fields}
         event = status_event(status, error=fields.get("error"))
         reply = self._finish(
-            keys=[keys.job(job_id), keys.events(job_id)],
+            keys=[keys.job(job_id), keys.events(job_id), keys.final(job_id)],
             args=[dumps(attempt) if attempt else "", event, *flatten(all_fields)],
         )
         return str(reply)
@@ -210,6 +240,17 @@ class AsyncJobStore:
     ) -> Created:
         call_keys, args = _create_call(job_id, tenant, fields, message, self.ttl, idempotency_key)
         return _parse_created(await self._create(keys=call_keys, args=args))
+
+    async def outcome(self, job_id: str) -> Outcome | None:
+        """The few fields an OpenAI-style answer needs, the result as stored JSON."""
+        values = cast(
+            list[str | None],
+            await self.redis.hmget(keys.job(job_id), Outcome.FIELDS),
+        )
+        status = values[0]
+        if status is None:
+            return None
+        return Outcome(job_id, status, *values[1:])
 
     async def get(self, job_id: str) -> Job | None:
         raw = await self.redis.hgetall(keys.job(job_id))

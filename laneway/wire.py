@@ -51,6 +51,7 @@ class MessageFactory:
         priority: Priority = "normal",
         countdown: float | None = None,
         task_id: str | None = None,
+        argsrepr: str | None = None,
     ) -> QueuedMessage:
         task_id = task_id or str(uuid.uuid4())
         message = self._amqp.as_task_v2(
@@ -61,6 +62,7 @@ class MessageFactory:
             countdown=countdown,
             ignore_result=True,
             origin=self._origin,
+            argsrepr=argsrepr,
         )
         body = json.dumps(message.body, separators=(",", ":")).encode()
         step = _LOW_STEP if priority == "low" else 0

@@ -17,11 +17,25 @@ from laneway.settings import Settings
 CLASSIFY_ROLE = "classify"
 
 
+def default_pool(settings: Settings, role: str) -> str:
+    """Lane workers wait on backends: threads. The rules classifier is pure CPU and
+    cheaper than a thread hand-off: solo. A model classifier batches across threads.
+    """
+    if role == CLASSIFY_ROLE and settings.classifier.strategy == "rules":
+        return "solo"
+    return "threads"
+
+
 def run_worker(
-    settings: Settings, role: str, concurrency: int | None = None, loglevel: str = "INFO"
+    settings: Settings,
+    role: str,
+    concurrency: int | None = None,
+    loglevel: str = "INFO",
+    pool: str | None = None,
 ) -> None:
     """Run a worker until it is told to stop. ``role`` is ``classify`` or a lane name."""
     app = worker_app(settings, role)
+    pool = pool or default_pool(settings, role)
     if role == CLASSIFY_ROLE:
         queue = CLASSIFY_QUEUE
         concurrency = concurrency or 8
@@ -48,7 +62,7 @@ def run_worker(
             "--queues",
             queue,
             "--pool",
-            "threads",
+            pool,
             "--concurrency",
             str(concurrency),
             "--hostname",

@@ -54,7 +54,11 @@ def plan(
         fields["status"] = JobStatus.QUEUED.value
         fields["queue"] = CLASSIFY_QUEUE
         message = messages.build(
-            CLASSIFY_TASK, (job_id,), CLASSIFY_QUEUE, priority=submission.priority
+            CLASSIFY_TASK,
+            (job_id, submission.request, submission.priority),
+            CLASSIFY_QUEUE,
+            priority=submission.priority,
+            argsrepr=f"({job_id!r}, <request>, {submission.priority!r})",
         )
     else:
         queue = queue_for(submission.route)

@@ -9,16 +9,17 @@ from typing import Any
 
 import anyio
 from fastapi import APIRouter, Request
-from fastapi.responses import JSONResponse
+from fastapi.responses import Response
 from sse_starlette import EventSourceResponse
 
 from api.deps import ApiState, StateDep, TenantDep
 from api.errors import ApiError, error_body
-from api.events import wait_for_finish
+from api.events import wait_final
 from api.models import backend_model_name, model_entries, resolve_model
 from api.schemas import ChatCompletionRequest, CompletionRequest
 from api.streams import job_events
-from laneway.jobs import Job, JobKind, JobStatus
+from laneway.jobs import JobKind, JobStatus, Usage
+from laneway.store import Outcome
 from producer import Submission
 
 router = APIRouter(prefix="/v1", tags=["openai"])
@@ -49,7 +50,7 @@ async def list_models(state: StateDep, tenant: TenantDep) -> dict[str, Any]:
 @router.post("/chat/completions", response_model=None)
 async def chat_completions(
     body: ChatCompletionRequest, request: Request, state: StateDep, tenant: TenantDep
-) -> JSONResponse | EventSourceResponse:
+) -> Response | EventSourceResponse:
     """OpenAI chat completions, served as a laneway job."""
     return await _serve(body, JobKind.CHAT, request, state, tenant)
 
@@ -57,7 +58,7 @@ async def chat_completions(
 @router.post("/completions", response_model=None)
 async def completions(
     body: CompletionRequest, request: Request, state: StateDep, tenant: TenantDep
-) -> JSONResponse | EventSourceResponse:
+) -> Response | EventSourceResponse:
     """OpenAI (legacy) completions, served as a laneway job."""
     return await _serve(body, JobKind.COMPLETION, request, state, tenant)
 
@@ -68,7 +69,7 @@ async def _serve(
     request: Request,
     state: ApiState,
     tenant: str,
-) -> JSONResponse | EventSourceResponse:
+) -> Response | EventSourceResponse:
     lane = resolve_model(body.model, state.settings)
     created = await state.producer.submit(
         Submission(
@@ -82,35 +83,41 @@ async def _serve(
     )
     job_id = created.job_id
     if body.stream:
-        return await _stream(body, kind, job_id, request, state)
-    job = await wait_for_finish(
-        state.redis, state.store, job_id, state.settings.api.wait_timeout_seconds
-    )
-    if job is None:
-        raise ApiError(500, f"job {job_id} vanished")
-    if job.status is JobStatus.SUCCEEDED and job.result is not None:
-        return JSONResponse(job.result, headers=_headers(job))
-    raise _job_error(job)
+        return await _stream(body, kind, job_id, created.event_id, state)
+    timeout = state.settings.api.wait_timeout_seconds
+    await wait_final(state.redis, job_id, timeout)
+    outcome = await _outcome(state, job_id)
+    if outcome.status == JobStatus.SUCCEEDED and outcome.result:
+        return Response(outcome.result, media_type="application/json", headers=_headers(outcome))
+    raise _job_error(outcome)
 
 
-def _headers(job: Job) -> dict[str, str]:
-    headers = {JOB_HEADER: job.id, LANE_HEADER: job.lane or ""}
+async def _outcome(state: ApiState, job_id: str) -> Outcome:
+    outcome = await state.store.outcome(job_id)
+    if outcome is None:
+        raise ApiError(500, f"job {job_id} expired or vanished")
+    return outcome
+
+
+def _headers(job: Outcome) -> dict[str, str]:
+    headers = {JOB_HEADER: job.job_id, LANE_HEADER: job.lane or ""}
     if job.backend:
         headers["x-laneway-backend"] = job.backend
     return headers
 
 
-def _job_error(job: Job) -> ApiError:
+def _job_error(job: Outcome) -> ApiError:
     headers = _headers(job)
-    if not job.status.finished:
+    status = JobStatus(job.status)
+    if not status.finished:
         return ApiError(
             504,
-            f"job {job.id} did not finish in time; it continues: GET /v1/jobs/{job.id}",
+            f"job {job.job_id} did not finish in time; it continues: GET /v1/jobs/{job.job_id}",
             code="timeout",
             headers=headers,
         )
-    if job.status is JobStatus.CANCELLED:
-        return ApiError(409, f"job {job.id} was cancelled", code="cancelled", headers=headers)
+    if status is JobStatus.CANCELLED:
+        return ApiError(409, f"job {job.job_id} was cancelled", code="cancelled", headers=headers)
     message = job.error or "the job failed"
     if job.error_type == "context_length":
         return ApiError(
@@ -127,21 +134,21 @@ async def _stream(
     body: ChatCompletionRequest | CompletionRequest,
     kind: JobKind,
     job_id: str,
-    request: Request,
+    after: str,
     state: ApiState,
 ) -> EventSourceResponse:
     # Hold the response until the first tokens (or the end): the headers can then
     # name the lane and backend, and a job that fails before answering gets a
     # proper HTTP error, which is what OpenAI clients expect.
-    events = job_events(state.redis, job_id, timeout=state.settings.api.wait_timeout_seconds)
+    events = job_events(
+        state.redis, job_id, after=after, timeout=state.settings.api.wait_timeout_seconds
+    )
     first: list[Any] = []
     async for event in events:
         first.append(event)
         if event.type == "chunks" or event.final:
             break
-    job = await state.store.get(job_id)
-    if job is None:
-        raise ApiError(500, f"job {job_id} vanished")
+    job = await _outcome(state, job_id)
     if job.status in (JobStatus.FAILED, JobStatus.CANCELLED):
         raise _job_error(job)
     include_usage = bool(body.stream_options and body.stream_options.include_usage)
@@ -155,8 +162,8 @@ async def _stream(
                         yield json.dumps(chunk, separators=(",", ":"))
                 elif event.final:
                     finished = True
-                    final = await state.store.get(job_id)
-                    if final is None or final.status is not JobStatus.SUCCEEDED:
+                    final = await state.store.outcome(job_id)
+                    if final is None or final.status != JobStatus.SUCCEEDED:
                         error = _job_error(final) if final else ApiError(500, "job vanished")
                         yield json.dumps(
                             error_body(error.status_code, error.message, error.param, error.code)
@@ -182,13 +189,13 @@ async def _chain(first: list[Any], rest: AsyncIterator[Any]) -> AsyncIterator[An
         yield event
 
 
-def _usage_chunk(job: Job, kind: JobKind) -> dict[str, Any]:
-    usage = job.usage.model_dump() if job.usage else {}
+def _usage_chunk(job: Outcome, kind: JobKind) -> dict[str, Any]:
+    result = json.loads(job.result) if job.result else {}
     return {
-        "id": (job.result or {}).get("id") or job.id,
+        "id": result.get("id") or job.job_id,
         "object": "chat.completion.chunk" if kind is JobKind.CHAT else "text_completion",
-        "created": int(job.finished_at or time.time()),
+        "created": int(float(job.finished_at or time.time())),
         "model": job.model,
         "choices": [],
-        "usage": usage,
+        "usage": Usage.model_validate_json(job.usage or "{}").model_dump(),
     }

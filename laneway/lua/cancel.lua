@@ -1,6 +1,6 @@
 -- Cancel a job that has not finished: it becomes final at once, an attempt in
 -- progress is closed as cancelled, and lane workers are told to close the call.
--- KEYS: job, events
+-- KEYS: job, events, final
 -- ARGV: now, event json, cancel channel
 -- Returns the status before the call ('missing' for an unknown job).
 local fields = redis.call('HMGET', KEYS[1], 'status', 'attempt_open')
@@ -19,6 +19,7 @@ end
 redis.call('HSET', KEYS[1], 'status', 'cancelled', 'finished_at', ARGV[1], 'updated_at', ARGV[1],
   'error', 'cancelled by the client')
 emit(KEYS[2], 'status', ARGV[2])
+emit_final(KEYS[1], KEYS[3], ARGV[2])
 if status == 'running' then
   redis.call('PUBLISH', ARGV[3], KEYS[1])
 end

@@ -18,3 +18,13 @@ end
 local function emit(events_key, kind, data)
   return redis.call('XADD', events_key, 'MAXLEN', '~', 2000, '*', 'type', kind, 'data', data)
 end
+
+-- The one "it is over" entry a waiter for the result blocks on: waiting on the
+-- full event stream would wake the waiter at every status change.
+local function emit_final(job_key, final_key, data)
+  redis.call('XADD', final_key, 'MAXLEN', 1, '*', 'type', 'status', 'data', data)
+  local ttl = redis.call('PTTL', job_key)
+  if ttl > 0 then
+    redis.call('PEXPIRE', final_key, ttl)
+  end
+end

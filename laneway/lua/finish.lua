@@ -1,5 +1,5 @@
 -- Record the final outcome once; a finished job is never overwritten.
--- KEYS: job, events
+-- KEYS: job, events, final
 -- ARGV: closed attempt json ('' for none), event json, field, value, ...
 local status = redis.call('HGET', KEYS[1], 'status')
 if not status then
@@ -14,4 +14,5 @@ end
 redis.call('HDEL', KEYS[1], 'attempt_open')
 redis.call('HSET', KEYS[1], unpack(ARGV, 3))
 emit(KEYS[2], 'status', ARGV[2])
+emit_final(KEYS[1], KEYS[3], ARGV[2])
 return 'ok'
