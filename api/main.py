@@ -32,7 +32,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             settings=settings,
             redis=client,
             store=store,
-            producer=AsyncProducer(store, MessageFactory(create_celery(settings))),
+            producer=AsyncProducer(
+                store,
+                MessageFactory(create_celery(settings)),
+                settings.retry.job_deadline_seconds,
+                settings.classifier.timeout_seconds,
+            ),
             keyring=KeyRing.from_env(settings.api.api_keys_env),
         )
         yield

@@ -118,6 +118,8 @@ class JobView(BaseModel):
     error_type: str | None
     attempts: list[Attempt]
     deliveries: int
+    dead_lettered: bool
+    deadline_at: float | None
     created_at: float
     routed_at: float | None
     started_at: float | None

@@ -72,3 +72,8 @@ def register(app: Celery) -> Task:
         )
 
     return classify
+
+
+def warm_up(app: Celery) -> Decision:
+    """Build the classifier and run it once, so the first job pays no load time."""
+    return decide(_get_classifier(app), {"messages": [{"role": "user", "content": "hello"}]})

@@ -75,6 +75,8 @@ class Job(BaseModel):
     """``fatal``, ``context_length``, ``retryable``, ``cancelled`` ... when the job failed."""
     attempts: list[Attempt] = Field(default_factory=list)
     deliveries: int = 0
+    dead_lettered: bool = False
+    deadline_at: float | None = None
     created_at: float
     routed_at: float | None = None
     started_at: float | None = None

@@ -27,6 +27,21 @@ def tenant_jobs(tenant: str) -> str:
 
 
 DEAD_LETTERS = f"{PREFIX}dead"
+CLASSIFY_DEADLINES = f"{PREFIX}classify:deadlines"
+
+
+def breaker(backend: str) -> str:
+    return f"{PREFIX}breaker:{backend}"
+
+
+def breaker_probe(backend: str) -> str:
+    return f"{PREFIX}breaker:{backend}:probe"
+
+
+def health_probe_lock(backend: str) -> str:
+    return f"{PREFIX}probe:{backend}"
+
+
 WORKER_HEARTBEAT = f"{PREFIX}workers"
 CANCEL_CHANNEL = f"{PREFIX}cancel"
 

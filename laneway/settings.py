@@ -80,6 +80,26 @@ class ClassifierConfig(Strict):
     llm_api_key_env: str | None = None
 
 
+class RetryConfig(Strict):
+    """How hard a job is tried before it is dead-lettered."""
+
+    max_attempts_per_lane: int = Field(default=3, ge=1, description="backend calls per lane visit")
+    backoff_base_seconds: float = Field(default=0.2, ge=0)
+    backoff_max_seconds: float = Field(default=5.0, ge=0)
+    job_deadline_seconds: float = Field(
+        default=300, gt=0, description="from submission: past it a job is dead-lettered"
+    )
+    max_deliveries: int = Field(
+        default=5, ge=1, description="deliveries of one message before it counts as poison"
+    )
+    breaker_failure_threshold: int = Field(default=3, ge=1)
+    breaker_cooldown_seconds: float = Field(default=10.0, gt=0)
+    health_probe_interval_seconds: float = Field(default=5.0, gt=0)
+    max_defer_seconds: float = Field(
+        default=30.0, gt=0, description="longest countdown while every backend cools down"
+    )
+
+
 class ApiConfig(Strict):
     host: str = "127.0.0.1"
     port: int = Field(default=8000, ge=0, le=65535)
@@ -124,6 +144,7 @@ class Settings(BaseSettings):
     classifier: ClassifierConfig = Field(default_factory=ClassifierConfig)
     api: ApiConfig = Field(default_factory=ApiConfig)
     worker: WorkerConfig = Field(default_factory=WorkerConfig)
+    retry: RetryConfig = Field(default_factory=RetryConfig)
 
     @field_validator("lanes")
     @classmethod
@@ -150,6 +171,19 @@ class Settings(BaseSettings):
         if path is not None:
             sources.append(YamlConfigSettingsSource(settings_cls, yaml_file=path))
         return tuple(sources)
+
+    @model_validator(mode="after")
+    def _visibility_covers_countdowns(self) -> Settings:
+        # Redis counts a reserved message's visibility from its reservation: a
+        # countdown or a running task longer than the timeout is delivered twice.
+        needed = self.worker.task_time_limit + self.retry.max_defer_seconds
+        if self.worker.visibility_timeout <= needed:
+            raise ValueError(
+                f"worker.visibility_timeout ({self.worker.visibility_timeout}s) must exceed "
+                f"worker.task_time_limit + retry.max_defer_seconds ({needed:g}s), or Redis "
+                "redelivers jobs that are still running or waiting"
+            )
+        return self
 
     def has_backends(self) -> bool:
         return any(lane.backends for lane in self.lanes.values())

@@ -66,6 +66,7 @@ class Started:
     request: dict[str, Any] | None = None
     kind: str | None = None
     deliveries: int = 0
+    deadline_at: float = 0.0
 
 
 def _create_call(
@@ -75,14 +76,22 @@ def _create_call(
     message: QueuedMessage,
     ttl: int,
     idempotency_key: str | None,
+    classify_deadline: float | None,
 ) -> tuple[list[str], list[str]]:
-    call_keys = [keys.job(job_id), keys.events(job_id), keys.tenant_jobs(tenant), message.list_key]
+    call_keys = [
+        keys.job(job_id),
+        keys.events(job_id),
+        keys.tenant_jobs(tenant),
+        message.list_key,
+        keys.CLASSIFY_DEADLINES,
+    ]
     if idempotency_key:
         call_keys.append(keys.idempotency(tenant, idempotency_key))
     status = JobStatus(fields["status"])
     event = status_event(status, lane=fields.get("lane"))
+    deadline = str(classify_deadline) if classify_deadline is not None else ""
     args = [job_id, str(ttl), str(fields["created_at"]), message.push, message.payload, event]
-    return call_keys, args + flatten(fields)
+    return call_keys, [*args, deadline, *flatten(fields)]
 
 
 @dataclass(frozen=True, slots=True)
@@ -142,6 +151,8 @@ class JobStore:
         self._finish = client.register_script(script_source("finish"))
         self._attempt = client.register_script(script_source("attempt"))
         self._cancel = client.register_script(script_source("cancel"))
+        self._reroute = client.register_script(script_source("reroute"))
+        self._requeue = client.register_script(script_source("requeue"))
 
     def create(
         self,
@@ -150,8 +161,11 @@ class JobStore:
         fields: Mapping[str, Any],
         message: QueuedMessage,
         idempotency_key: str | None = None,
+        classify_deadline: float | None = None,
     ) -> Created:
-        call_keys, args = _create_call(job_id, tenant, fields, message, self.ttl, idempotency_key)
+        call_keys, args = _create_call(
+            job_id, tenant, fields, message, self.ttl, idempotency_key, classify_deadline
+        )
         return _parse_created(self._create(keys=call_keys, args=args))
 
     def get(self, job_id: str) -> Job | None:
@@ -160,20 +174,70 @@ class JobStore:
     def route(self, job_id: str, fields: Mapping[str, Any], message: QueuedMessage) -> str:
         event = status_event(JobStatus.ROUTED, lane=fields.get("lane"))
         reply = self._route(
-            keys=[keys.job(job_id), keys.events(job_id), message.list_key],
-            args=[message.push, message.payload, event, *flatten(fields)],
+            keys=[keys.job(job_id), keys.events(job_id), message.list_key, keys.CLASSIFY_DEADLINES],
+            args=[message.push, message.payload, event, job_id, *flatten(fields)],
         )
         return str(reply)
 
-    def start(self, job_id: str, attempt: Mapping[str, Any]) -> Started:
+    def start(self, job_id: str, attempt: Mapping[str, Any] | None) -> Started:
+        """Take a delivery: refused for finished jobs; opens ``attempt`` when given."""
         now = time.time()
         reply = self._start(
             keys=[keys.job(job_id), keys.events(job_id)],
-            args=[str(now), dumps(attempt), status_event(JobStatus.RUNNING)],
+            args=[str(now), dumps(attempt) if attempt else "", status_event(JobStatus.RUNNING)],
         )
         if reply[0] != "ok":
             return Started(outcome=str(reply[0]))
-        return Started("ok", json.loads(reply[1]), str(reply[2]), int(reply[3]))
+        return Started("ok", json.loads(reply[1]), str(reply[2]), int(reply[3]), float(reply[4]))
+
+    def reroute(
+        self,
+        job_id: str,
+        message: QueuedMessage,
+        fields: Mapping[str, Any],
+        closed: Mapping[str, Any] | None,
+    ) -> str:
+        """Send a running job on to ``message``'s queue (another lane, or later)."""
+        event = status_event(JobStatus.ROUTED, lane=fields.get("lane"), reason=fields.get("reason"))
+        reply = self._reroute(
+            keys=[keys.job(job_id), keys.events(job_id), message.list_key],
+            args=[
+                message.push,
+                message.payload,
+                event,
+                dumps(closed) if closed else "",
+                *flatten({"updated_at": time.time(), **fields}),
+            ],
+        )
+        return str(reply)
+
+    def requeue(
+        self, job_id: str, message: QueuedMessage, fields: Mapping[str, Any], entry_id: str = ""
+    ) -> str:
+        """Give a dead-lettered job another go (operator action)."""
+        event = status_event(JobStatus.ROUTED, lane=fields.get("lane"), reason=fields.get("reason"))
+        reply = self._requeue(
+            keys=[
+                keys.job(job_id),
+                keys.events(job_id),
+                keys.final(job_id),
+                message.list_key,
+                keys.DEAD_LETTERS,
+            ],
+            args=[
+                message.push,
+                message.payload,
+                event,
+                entry_id,
+                *flatten({"updated_at": time.time(), **fields}),
+            ],
+        )
+        return str(reply)
+
+    def dead_letters(self, count: int = 1000) -> list[tuple[str, dict[str, str]]]:
+        """Dead-lettered jobs, oldest first: (entry id, {job_id, error, at})."""
+        entries = self.redis.xrange(keys.DEAD_LETTERS, count=count)
+        return cast(list[tuple[str, dict[str, str]]], entries)
 
     def record_attempt(
         self, job_id: str, closed: Mapping[str, Any], next_open: Mapping[str, Any] | None
@@ -190,12 +254,18 @@ class JobStore:
         status: JobStatus,
         fields: Mapping[str, Any],
         attempt: Mapping[str, Any] | None = None,
+        dead_letter: bool = False,
     ) -> str:
+        """Record the final outcome (never over another); ``dead_letter`` also files
+        the job in the dead-letter stream for ``laneway dead``."""
         now = time.time()
         all_fields = {"status": status.value, "finished_at": now, "updated_at": now, **fields}
         event = status_event(status, error=fields.get("error"))
+        call_keys = [keys.job(job_id), keys.events(job_id), keys.final(job_id)]
+        if dead_letter:
+            call_keys.append(keys.DEAD_LETTERS)
         reply = self._finish(
-            keys=[keys.job(job_id), keys.events(job_id), keys.final(job_id)],
+            keys=call_keys,
             args=[dumps(attempt) if attempt else "", event, *flatten(all_fields)],
         )
         return str(reply)
@@ -237,8 +307,11 @@ class AsyncJobStore:
         fields: Mapping[str, Any],
         message: QueuedMessage,
         idempotency_key: str | None = None,
+        classify_deadline: float | None = None,
     ) -> Created:
-        call_keys, args = _create_call(job_id, tenant, fields, message, self.ttl, idempotency_key)
+        call_keys, args = _create_call(
+            job_id, tenant, fields, message, self.ttl, idempotency_key, classify_deadline
+        )
         return _parse_created(await self._create(keys=call_keys, args=args))
 
     async def outcome(self, job_id: str) -> Outcome | None:

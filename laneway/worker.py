@@ -47,6 +47,14 @@ def run_worker(
 
     @signals.worker_ready.connect(weak=False)  # type: ignore[untyped-decorator]
     def _ready(**_: Any) -> None:
+        if role == CLASSIFY_ROLE:
+            from classifier.tasks import warm_up
+
+            warm_up(app)  # load the model now, not on the first job (readiness waits for it)
+        else:
+            from workers.tasks import start_background
+
+            start_background(app)  # prober, watchdog and cancel listener run before any job
         heartbeat = Heartbeat(runtime_for(app).redis, name, role)
         heartbeat.start()
         beat.append(heartbeat)

@@ -31,7 +31,7 @@ def new_job_id() -> str:
 
 
 def plan(
-    submission: Submission, messages: MessageFactory
+    submission: Submission, messages: MessageFactory, deadline_seconds: float
 ) -> tuple[str, dict[str, Any], QueuedMessage]:
     """The job id, its initial hash fields and its first task message.
 
@@ -48,6 +48,7 @@ def plan(
         "idempotency_key": submission.idempotency_key,
         "created_at": now,
         "updated_at": now,
+        "deadline_at": now + deadline_seconds,
         "deliveries": 0,
     }
     if submission.route is None:
@@ -78,25 +79,58 @@ def plan(
     return job_id, fields, message
 
 
+def classify_deadline(fields: dict[str, Any], classify_timeout: float) -> float | None:
+    """When the watchdog routes a still-unclassified job to ``general``."""
+    if fields["status"] != JobStatus.QUEUED.value:
+        return None
+    return float(fields["created_at"]) + classify_timeout
+
+
 class AsyncProducer:
-    def __init__(self, store: AsyncJobStore, messages: MessageFactory) -> None:
+    def __init__(
+        self,
+        store: AsyncJobStore,
+        messages: MessageFactory,
+        deadline_seconds: float,
+        classify_timeout: float,
+    ) -> None:
         self.store = store
         self.messages = messages
+        self.deadline_seconds = deadline_seconds
+        self.classify_timeout = classify_timeout
 
     async def submit(self, submission: Submission) -> Created:
-        job_id, fields, message = plan(submission, self.messages)
+        job_id, fields, message = plan(submission, self.messages, self.deadline_seconds)
         return await self.store.create(
-            job_id, submission.tenant, fields, message, submission.idempotency_key
+            job_id,
+            submission.tenant,
+            fields,
+            message,
+            submission.idempotency_key,
+            classify_deadline(fields, self.classify_timeout),
         )
 
 
 class Producer:
-    def __init__(self, store: JobStore, messages: MessageFactory) -> None:
+    def __init__(
+        self,
+        store: JobStore,
+        messages: MessageFactory,
+        deadline_seconds: float,
+        classify_timeout: float,
+    ) -> None:
         self.store = store
         self.messages = messages
+        self.deadline_seconds = deadline_seconds
+        self.classify_timeout = classify_timeout
 
     def submit(self, submission: Submission) -> Created:
-        job_id, fields, message = plan(submission, self.messages)
+        job_id, fields, message = plan(submission, self.messages, self.deadline_seconds)
         return self.store.create(
-            job_id, submission.tenant, fields, message, submission.idempotency_key
+            job_id,
+            submission.tenant,
+            fields,
+            message,
+            submission.idempotency_key,
+            classify_deadline(fields, self.classify_timeout),
         )

@@ -32,9 +32,10 @@ def write_config(
         "worker": {
             "task_soft_time_limit": 20,
             "task_time_limit": 25,
-            "visibility_timeout": 30,
+            "visibility_timeout": 40,
             "read_timeout_seconds": 10,
         },
+        "retry": {"max_defer_seconds": 10, "job_deadline_seconds": 60},
         **extra,
     }
     path.write_text(yaml.safe_dump(config))

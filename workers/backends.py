@@ -236,10 +236,16 @@ class Balancer:
         self._lock = threading.Lock()
 
     def choose(
-        self, exclude: frozenset[str] = frozenset(), prefer_model: str | None = None
+        self,
+        exclude: frozenset[str] = frozenset(),
+        prefer_model: str | None = None,
+        among: list[BackendConfig] | None = None,
     ) -> BackendConfig | None:
+        """The least loaded of ``among`` (default: all backends) not in ``exclude``;
+        backends serving ``prefer_model`` first."""
+        pool = self.backends if among is None else among
         with self._lock:
-            candidates = [b for b in self.backends if b.name not in exclude]
+            candidates = [b for b in pool if b.name not in exclude]
             if not candidates:
                 return None
             preferred = [b for b in candidates if b.model == prefer_model]

@@ -1,5 +1,5 @@
 -- Record the final outcome once; a finished job is never overwritten.
--- KEYS: job, events, final
+-- KEYS: job, events, final, [dead-letter stream]
 -- ARGV: closed attempt json ('' for none), event json, field, value, ...
 local status = redis.call('HGET', KEYS[1], 'status')
 if not status then
@@ -15,4 +15,10 @@ redis.call('HDEL', KEYS[1], 'attempt_open')
 redis.call('HSET', KEYS[1], unpack(ARGV, 3))
 emit(KEYS[2], 'status', ARGV[2])
 emit_final(KEYS[1], KEYS[3], ARGV[2])
+if KEYS[4] then
+  local job_id = redis.call('HGET', KEYS[1], 'id')
+  redis.call('HSET', KEYS[1], 'dead_lettered', 1)
+  redis.call('XADD', KEYS[4], '*', 'job_id', job_id,
+    'error', redis.call('HGET', KEYS[1], 'error') or '', 'at', redis.call('HGET', KEYS[1], 'finished_at'))
+end
 return 'ok'

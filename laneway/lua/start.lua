@@ -1,9 +1,11 @@
 -- A lane worker takes a delivery of the job: check state, count the
 -- delivery, close an attempt left open by a worker that died, open a new one.
 -- KEYS: job, events
--- ARGV: now, attempt json, event json
--- Returns {status} when the job must not run, else {'ok', request, kind, deliveries}.
-local fields = redis.call('HMGET', KEYS[1], 'status', 'request', 'kind', 'attempt_open')
+-- ARGV: now, attempt json ('' when no backend is available), event json
+-- Returns {status} when the job must not run,
+-- else {'ok', request, kind, deliveries, deadline_at}.
+local fields = redis.call('HMGET', KEYS[1], 'status', 'request', 'kind', 'attempt_open',
+  'deadline_at')
 local status = fields[1]
 if not status then
   return {'missing'}
@@ -15,12 +17,16 @@ local deliveries = redis.call('HINCRBY', KEYS[1], 'deliveries', 1)
 if fields[4] then
   local interrupted = string.gsub(fields[4], '"outcome":"running"', '"outcome":"interrupted"', 1)
   append_attempt(KEYS[1], interrupted)
+  redis.call('HDEL', KEYS[1], 'attempt_open')
 end
-redis.call('HSET', KEYS[1], 'status', 'running', 'attempt_open', ARGV[2], 'updated_at', ARGV[1])
+if ARGV[2] ~= '' then
+  redis.call('HSET', KEYS[1], 'attempt_open', ARGV[2])
+end
+redis.call('HSET', KEYS[1], 'status', 'running', 'updated_at', ARGV[1])
 if not redis.call('HGET', KEYS[1], 'started_at') then
   redis.call('HSET', KEYS[1], 'started_at', ARGV[1])
 end
 if status ~= 'running' then
   emit(KEYS[2], 'status', ARGV[3])
 end
-return {'ok', fields[2], fields[3], deliveries}
+return {'ok', fields[2], fields[3], deliveries, fields[5] or '0'}

@@ -1,0 +1,22 @@
+-- Hand a running job on: to another lane (fallback, larger context) or back to
+-- its own lane after a countdown (every backend cooling down). The message is
+-- pushed in the same step, so the job is never left without a task.
+-- KEYS: job, events, queue list
+-- ARGV: push command, task message, event json, closed attempt json ('' for none),
+--       field, value, ...
+local status = redis.call('HGET', KEYS[1], 'status')
+if not status then
+  return 'missing'
+end
+if is_finished(status) then
+  return status
+end
+if ARGV[4] ~= '' then
+  append_attempt(KEYS[1], ARGV[4])
+end
+redis.call('HDEL', KEYS[1], 'attempt_open')
+-- deliveries counts deliveries of the current message: a fresh one starts at 0
+redis.call('HSET', KEYS[1], 'status', 'routed', 'deliveries', 0, unpack(ARGV, 5))
+emit(KEYS[2], 'status', ARGV[3])
+redis.call(ARGV[1], KEYS[3], ARGV[2])
+return 'ok'

@@ -1,0 +1,232 @@
+"""One delivery of a lane task: call backends until the job is answered or handed on.
+
+The decisions, in order:
+- the job is finished or cancelled → nothing to do (duplicate delivery);
+- delivered too often without finishing → poison: dead-lettered;
+- no backend of the lane may take calls (breakers open) → a fallback lane that
+  has one, else wait in this lane (re-published with a countdown), up to the
+  job's deadline;
+- a call fails retryably (connect error, timeout, 5xx, 429) → another healthy
+  backend of the lane after a backoff, up to ``max_attempts_per_lane``, then the
+  lane's fallback chain, then the dead-letter store;
+- the backend rejects the request (4xx) → failed with its message;
+- the prompt does not fit the context window → a lane with a larger one, or failed.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass
+from typing import Any
+
+from classifier.text import estimate_tokens, request_text
+from laneway.celery_app import RUN_TASK
+from laneway.jobs import JobKind, JobStatus
+from laneway.lanes import Lane, queue_for
+from laneway.runtime import Runtime
+from laneway.settings import BackendConfig
+from laneway.wire import Priority
+from workers.backends import BackendClient, BackendError, BackendReply, Balancer, ErrorKind
+from workers.breaker import Breakers
+from workers.cancel import CallCancelled, CancelRegistry, CancelToken
+from workers.policy import backoff, fallback_lane, larger_context_lane
+from workers.streaming import ChunkBatcher
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class LaneWorkerContext:
+    """What a lane worker process shares between its threads."""
+
+    client: BackendClient
+    balancers: dict[Lane, Balancer]
+    cancels: CancelRegistry
+    breakers: Breakers
+
+
+def open_attempt(backend: BackendConfig, lane: Lane) -> dict[str, Any]:
+    return {"backend": backend.name, "lane": lane, "started_at": time.time(), "outcome": "running"}
+
+
+def closed(attempt: dict[str, Any], outcome: str, **extra: Any) -> dict[str, Any]:
+    return {**attempt, "ended_at": time.time(), "outcome": outcome, **extra}
+
+
+class JobRunner:
+    def __init__(
+        self,
+        rt: Runtime,
+        ctx: LaneWorkerContext,
+        job_id: str,
+        lane: Lane,
+        prefer_model: str | None,
+        visited: list[str],
+        priority: Priority,
+    ) -> None:
+        self.rt = rt
+        self.ctx = ctx
+        self.job_id = job_id
+        self.lane = lane
+        self.prefer_model = prefer_model
+        self.visited = visited
+        self.priority = priority
+        self.settings = rt.settings
+        self.retry = rt.settings.retry
+        self.backends = rt.settings.lanes[lane].backends
+        self.balancer = ctx.balancers[lane]
+        self.deadline = time.time() + self.retry.job_deadline_seconds
+
+    def run(self) -> str:
+        healthy = self.ctx.breakers.available(self.backends)
+        backend = self.balancer.choose(prefer_model=self.prefer_model, among=healthy)
+        attempt = open_attempt(backend, self.lane) if backend else None
+        started = self.rt.store.start(self.job_id, attempt)
+        if started.outcome != "ok" or started.request is None:
+            return f"skipped: job is {started.outcome}"
+        if started.deliveries > self.retry.max_deliveries:
+            return self.dead(
+                None, f"poison: delivered {started.deliveries} times without finishing", "poison"
+            )
+        if started.deadline_at:
+            self.deadline = started.deadline_at
+        if backend is None or attempt is None:
+            return self.no_backend_available()
+        with self.ctx.cancels.call(self.job_id) as token:
+            return self.call_backends(
+                backend, attempt, JobKind(started.kind or JobKind.CHAT), started.request, token
+            )
+
+    def call_backends(
+        self,
+        backend: BackendConfig,
+        attempt: dict[str, Any],
+        kind: JobKind,
+        request: dict[str, Any],
+        token: CancelToken,
+    ) -> str:
+        streaming = bool(request.get("stream"))
+        tried: set[str] = set()
+        failures = 0
+        while True:
+            tried.add(backend.name)
+            chunks = ChunkBatcher(self.rt.store, self.job_id) if streaming else None
+            try:
+                with self.balancer.using(backend):
+                    reply = self.ctx.client.call(
+                        backend, kind, request, token, chunks.add if chunks else None
+                    )
+            except CallCancelled:
+                log.info("job %s: cancelled during the call to %s", self.job_id, backend.name)
+                return "cancelled"
+            except BackendError as exc:
+                failures += 1
+                if chunks:
+                    chunks.flush()
+                failed = closed(attempt, "error", error=str(exc), error_type=exc.kind.value)
+                log.warning("job %s: %s failed: %s", self.job_id, backend.name, exc)
+                if exc.kind is ErrorKind.RETRYABLE:
+                    self.ctx.breakers.failure(backend)
+                if chunks and chunks.published:
+                    # A client may already have shown these tokens: retrying would
+                    # append a second answer to the first, so the job fails instead.
+                    return self.fail(failed, f"the stream broke after output: {exc}", exc.kind)
+                if exc.kind is ErrorKind.FATAL:
+                    return self.fail(failed, str(exc), exc.kind)
+                if exc.kind is ErrorKind.CONTEXT_LENGTH:
+                    return self.move_for_context(failed, request, str(exc))
+                nxt = self.next_backend(tried, failures)
+                if nxt is None:
+                    return self.fall_back(failed, str(exc))
+                delay = backoff(self.retry, failures, exc.retry_after)
+                if time.time() + delay >= self.deadline:
+                    return self.fall_back(failed, str(exc))
+                if token.cancelled.wait(delay):
+                    return "cancelled"
+                backend, attempt = nxt, open_attempt(nxt, self.lane)
+                self.rt.store.record_attempt(self.job_id, failed, attempt)
+                continue
+            self.ctx.breakers.success(backend)
+            if chunks:
+                chunks.flush()
+            return self.succeed(backend, attempt, reply)
+
+    def next_backend(self, tried: set[str], failures: int) -> BackendConfig | None:
+        """Another healthy backend of the lane; the same one again only if it is the last."""
+        if failures >= self.retry.max_attempts_per_lane:
+            return None
+        healthy = self.ctx.breakers.available(self.backends)
+        untried = [b for b in healthy if b.name not in tried]
+        return self.balancer.choose(prefer_model=self.prefer_model, among=untried or healthy)
+
+    def succeed(self, backend: BackendConfig, attempt: dict[str, Any], reply: BackendReply) -> str:
+        latency = round(reply.latency_ms, 2)
+        return self.rt.store.finish(
+            self.job_id,
+            JobStatus.SUCCEEDED,
+            {
+                "result": reply.body,
+                "usage": reply.body.get("usage") or {},
+                "backend": backend.name,
+                "model": backend.model,
+                "latency_ms": latency,
+                "ttft_ms": round(reply.ttft_ms, 2) if reply.ttft_ms is not None else None,
+            },
+            closed(attempt, "succeeded", latency_ms=latency),
+        )
+
+    def fail(self, attempt: dict[str, Any] | None, error: str, kind: ErrorKind | str) -> str:
+        fields = {"error": error, "error_type": str(kind)}
+        return self.rt.store.finish(self.job_id, JobStatus.FAILED, fields, attempt)
+
+    def dead(self, attempt: dict[str, Any] | None, error: str, kind: str = "exhausted") -> str:
+        log.error("job %s dead-lettered: %s", self.job_id, error)
+        fields = {"error": error, "error_type": kind}
+        self.rt.store.finish(self.job_id, JobStatus.FAILED, fields, attempt, dead_letter=True)
+        return "dead-lettered"
+
+    def hand_on(
+        self,
+        lane: Lane,
+        attempt: dict[str, Any] | None,
+        reason: str,
+        countdown: float | None = None,
+    ) -> str:
+        visited = sorted({*self.visited, self.lane}) if lane != self.lane else self.visited
+        args: tuple[Any, ...] = (self.job_id, self.prefer_model, visited, self.priority)
+        message = self.rt.messages.build(
+            RUN_TASK, args, queue_for(lane), priority=self.priority, countdown=countdown
+        )
+        fields = {"lane": lane, "queue": queue_for(lane), "reason": reason}
+        log.info("job %s → %s: %s", self.job_id, lane, reason)
+        self.rt.store.reroute(self.job_id, message, fields, attempt)
+        return f"handed on to {lane}"
+
+    def fall_back(self, attempt: dict[str, Any] | None, error: str) -> str:
+        visited = [*self.visited, self.lane]
+        target = fallback_lane(self.settings, self.lane, visited)
+        if target is not None and time.time() < self.deadline:
+            return self.hand_on(target, attempt, f"fallback from {self.lane}: {error}")
+        return self.dead(attempt, f"no lane could answer (tried {', '.join(visited)}): {error}")
+
+    def move_for_context(self, attempt: dict[str, Any], request: dict[str, Any], error: str) -> str:
+        tokens = estimate_tokens(request_text(request))
+        target = larger_context_lane(self.settings, self.lane, tokens, self.visited)
+        if target is None:
+            return self.fail(attempt, error, ErrorKind.CONTEXT_LENGTH)
+        return self.hand_on(target, attempt, f"context too long for {self.lane}: {error}")
+
+    def no_backend_available(self) -> str:
+        if not self.backends:
+            return self.fall_back(None, f"lane {self.lane} has no backends")
+        visited = [*self.visited, self.lane]
+        target = fallback_lane(self.settings, self.lane, visited)
+        if target is not None and self.ctx.breakers.available(self.settings.lanes[target].backends):
+            return self.hand_on(target, None, f"every backend of {self.lane} is cooling down")
+        wait = max(0.5, self.ctx.breakers.seconds_until_retry(self.backends))
+        wait = min(wait, self.retry.max_defer_seconds)
+        if time.time() + wait >= self.deadline:
+            return self.dead(None, "every backend that could serve the job stayed down")
+        reason = f"waiting {wait:.1f}s: every backend of {self.lane} is cooling down"
+        return self.hand_on(self.lane, None, reason, countdown=wait)
