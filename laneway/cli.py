@@ -29,6 +29,8 @@ app = typer.Typer(
 )
 config_app = typer.Typer(no_args_is_help=True, help="Inspect configuration.")
 app.add_typer(config_app, name="config")
+dead_app = typer.Typer(no_args_is_help=True, help="Dead-lettered jobs: list them, requeue them.")
+app.add_typer(dead_app, name="dead")
 app.command("sim-backend")(sim_backend)
 app.add_typer(classify_app, name="classify", help="Classify a request, or evaluate a JSONL file.")
 
@@ -77,6 +79,65 @@ def config_check(
             if backend.api_key_env and not backend.api_key():
                 missing = f"{lane}/{backend.name}: ${backend.api_key_env} is not set"
                 err.print(f"[yellow]warning: {missing}[/yellow]")
+
+
+def _job_store(settings: Settings) -> Any:
+    import redis
+
+    from laneway.store import JobStore
+
+    client = redis.Redis.from_url(settings.redis_url, decode_responses=True)
+    return JobStore(client, settings.job_ttl_seconds)
+
+
+@dead_app.command("list")
+def dead_list(config: ConfigOption = None) -> None:
+    """Dead-lettered jobs, oldest first, with their last error and attempt count."""
+    from laneway.deadletters import dead_letters
+
+    letters = dead_letters(_job_store(_settings(config)))
+    table = Table(title=f"{len(letters)} dead-lettered jobs")
+    for column in ("job", "dead since", "lanes tried", "attempts", "error"):
+        table.add_column(column, overflow="fold")
+    for letter in letters:
+        attempts = letter.job.attempts if letter.job else []
+        lanes = ", ".join(dict.fromkeys(a.lane for a in attempts)) or "-"
+        when = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(letter.at))
+        table.add_row(letter.job_id, when, lanes, str(len(attempts)), letter.error)
+    console.print(table)
+
+
+@dead_app.command("requeue")
+def dead_requeue(
+    job_id: Annotated[str | None, typer.Argument(help="the job to requeue")] = None,
+    all_jobs: Annotated[
+        bool, typer.Option("--all", help="requeue every dead-lettered job")
+    ] = False,
+    lane: Annotated[
+        str | None, typer.Option(help="lane to send them to [default: their first]")
+    ] = None,
+    config: ConfigOption = None,
+) -> None:
+    """Give dead-lettered jobs another go, with a fresh deadline and their history kept."""
+    from laneway.celery_app import create_app
+    from laneway.deadletters import dead_letters, requeue
+    from laneway.lanes import parse_lane
+    from laneway.wire import MessageFactory
+
+    if bool(job_id) == all_jobs:
+        raise typer.BadParameter("give a job id or --all")
+    settings = _settings(config)
+    store = _job_store(settings)
+    messages = MessageFactory(create_app(settings))
+    letters = [d for d in dead_letters(store) if all_jobs or d.job_id == job_id]
+    if not letters:
+        err.print(f"[red]{job_id or 'nothing'} is not in the dead-letter store[/red]")
+        raise typer.Exit(1)
+    target = parse_lane(lane) if lane else None
+    deadline = settings.retry.job_deadline_seconds
+    for letter in letters:
+        outcome = requeue(store, messages, letter, deadline, target)
+        console.print(f"{letter.job_id}: {outcome}")
 
 
 @app.command()
