@@ -1,8 +1,13 @@
 """Thread-safe micro-batcher: many threads ask, one background thread calls the model.
 
-A burst of N concurrent ``classify`` calls costs about N / max_batch model calls instead
-of N: the background thread takes whatever is waiting (up to ``max_batch`` items, waiting
-at most ``max_wait_seconds`` for more once it has one) and calls ``classify_batch`` once.
+Batching is opportunistic: the background thread takes the first waiting request plus
+whatever else is already queued (up to ``max_batch``) and calls ``classify_batch`` at
+once. A lone request never waits for company, so batching adds no latency when the
+worker is idle; under a burst, the requests that queue up while one batch runs form
+the next batch, so N concurrent calls cost far fewer than N model calls.
+
+``max_wait_seconds`` (default 0) optionally lingers that long for more requests once
+one has arrived; leave it at 0 unless the model's per-call overhead is large.
 """
 
 from __future__ import annotations
@@ -20,16 +25,17 @@ class BatcherClosed(RuntimeError):
     pass
 
 
+_Item = tuple[Request, "Future[Decision]"]
+
+
 class MicroBatcher:
     def __init__(
-        self, strategy: Strategy, max_batch: int = 32, max_wait_seconds: float = 0.002
+        self, strategy: Strategy, max_batch: int = 32, max_wait_seconds: float = 0.0
     ) -> None:
         self.strategy = strategy
         self.max_batch = max_batch
         self.max_wait = max_wait_seconds
-        self._queue: queue.SimpleQueue[tuple[Request, Future[Decision]] | None] = (
-            queue.SimpleQueue()
-        )
+        self._queue: queue.SimpleQueue[_Item | None] = queue.SimpleQueue()
         self._closed = False
         self.batches = 0
         self.items = 0
@@ -56,33 +62,38 @@ class MicroBatcher:
             self._queue.put(None)
             self._thread.join(timeout)
 
+    def _take(self, batch: list[_Item]) -> bool:
+        """Add what is already queued (or arrives within max_wait) to ``batch``;
+        False when the close sentinel was seen."""
+        deadline = time.monotonic() + self.max_wait if self.max_wait > 0 else 0.0
+        while len(batch) < self.max_batch:
+            try:
+                item = self._queue.get_nowait()
+            except queue.Empty:
+                remaining = deadline - time.monotonic() if deadline else 0.0
+                if remaining <= 0:
+                    return True
+                try:
+                    item = self._queue.get(timeout=remaining)
+                except queue.Empty:
+                    return True
+            if item is None:
+                return False
+            batch.append(item)
+        return True
+
     def _run(self) -> None:
         while True:
             first = self._queue.get()
             if first is None:
                 return
             batch = [first]
-            deadline = time.monotonic() + self.max_wait
-            stop = False
-            while len(batch) < self.max_batch:
-                remaining = deadline - time.monotonic()
-                try:
-                    item = (
-                        self._queue.get(timeout=remaining)
-                        if remaining > 0
-                        else (self._queue.get_nowait())
-                    )
-                except queue.Empty:
-                    break
-                if item is None:
-                    stop = True
-                    break
-                batch.append(item)
+            keep_going = self._take(batch)
             self._process(batch)
-            if stop:
+            if not keep_going:
                 return
 
-    def _process(self, batch: list[tuple[Request, Future[Decision]]]) -> None:
+    def _process(self, batch: list[_Item]) -> None:
         live = [(r, f) for r, f in batch if f.set_running_or_notify_cancel()]
         if not live:
             return

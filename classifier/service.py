@@ -34,7 +34,10 @@ class Classifier:
     ) -> None:
         self.strategy = strategy
         self.cache = cache
-        self.batcher = MicroBatcher(strategy, max_batch=max_batch) if batch else None
+        # Only a strategy with a model gains from batching; rules answer inline.
+        self.batcher = (
+            MicroBatcher(strategy, max_batch=max_batch) if batch and strategy.batched else None
+        )
 
     @classmethod
     def from_config(
@@ -57,7 +60,8 @@ class Classifier:
     def _compute(self, request: Request) -> Decision:
         try:
             if self.batcher is not None:
-                return self.batcher.classify(request)
+                quick = self.strategy.quick(request)
+                return quick if quick is not None else self.batcher.classify(request)
             return self.strategy.classify(request)
         except Exception as exc:
             log.warning("classifier strategy %s failed: %s", self.strategy.name, exc)

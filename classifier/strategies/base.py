@@ -23,6 +23,8 @@ class Decision:
 
 class Strategy(ABC):
     name: str
+    batched: bool = False
+    """True when ``classify_batch`` amortises a model call, so a micro-batcher pays off."""
 
     @abstractmethod
     def classify(self, request: Request) -> Decision: ...
@@ -30,6 +32,10 @@ class Strategy(ABC):
     def classify_batch(self, requests: Sequence[Request]) -> list[Decision]:
         """Classify several requests; strategies with a model override this to batch."""
         return [self.classify(request) for request in requests]
+
+    def quick(self, request: Request) -> Decision | None:
+        """A decision that needs no model (e.g. a confident rule), else None."""
+        return None
 
 
 class StrategyUnavailable(RuntimeError):

@@ -20,6 +20,13 @@ class CascadeStrategy(Strategy):
         self.model = model
         self.llm = llm
         self.threshold = threshold
+        self.batched = model.batched
+
+    def quick(self, request: Request) -> Decision | None:
+        decision = self.rules.classify(request)
+        if decision.confidence >= self.threshold:
+            return self._tag(decision, "rules")
+        return None
 
     def _tag(self, decision: Decision, stage: str) -> Decision:
         return Decision(

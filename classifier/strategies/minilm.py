@@ -124,6 +124,7 @@ class MiniLMEncoder:
         from tokenizers import Tokenizer
 
         path = path or model_dir()
+        self.path = path
         config = json.loads((path / "config.json").read_text())
         self.heads = int(config["num_attention_heads"])
         self.hidden = int(config["hidden_size"])
@@ -140,6 +141,13 @@ class MiniLMEncoder:
         self._tokenizer = Tokenizer.from_file(str(path / "tokenizer.json"))
         self._tokenizer.enable_truncation(self.max_tokens)
         self._tokenizer.no_padding()
+        self._plain = Tokenizer.from_file(str(path / "tokenizer.json"))
+        self._plain.no_truncation()
+        self._plain.no_padding()
+        cls_id, sep_id = self._plain.token_to_id("[CLS]"), self._plain.token_to_id("[SEP]")
+        if cls_id is None or sep_id is None:
+            raise ImportError(f"{path}: tokenizer has no [CLS]/[SEP] token")
+        self.special_ids = (int(cls_id), int(sep_id))
         self._lock = threading.Lock()  # the Rust tokenizer object is not re-entrant safe
         limit_blas_threads()
 
@@ -147,6 +155,16 @@ class MiniLMEncoder:
         with self._lock:
             encodings = self._tokenizer.encode_batch(texts)
         return [list(e.ids) for e in encodings]
+
+    def wordpieces(self, texts: list[str], limit: int) -> list[list[int]]:
+        """Token ids without [CLS]/[SEP], at most ``limit`` per text."""
+        with self._lock:
+            encodings = self._plain.encode_batch(texts, add_special_tokens=False)
+        return [list(e.ids[:limit]) for e in encodings]
+
+    def forward(self, batch: list[list[int]]) -> FloatArray:
+        """Pooled, normalised embeddings of already tokenised sequences."""
+        return self._forward(batch)
 
     def encode(self, texts: list[str]) -> FloatArray:
         if not texts:

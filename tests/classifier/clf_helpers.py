@@ -14,6 +14,7 @@ class CountingStrategy(Strategy):
     """Answers a fixed lane, counting calls and batch sizes; optionally slow or failing."""
 
     name = "counting"
+    batched = True
 
     def __init__(
         self,

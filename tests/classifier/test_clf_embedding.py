@@ -50,7 +50,7 @@ CLEAR = [
 def test_embedding_labels_clear_examples(strategy: EmbeddingStrategy, text: str, lane: str) -> None:
     decision = strategy.classify(chat(text))
     assert decision.lane == lane, decision.reason
-    assert decision.reason.startswith("embedding: ")
+    assert decision.reason.startswith("embedding[")
     assert "nearest:" in decision.reason
     assert 0.0 < decision.confidence <= 1.0
 
