@@ -7,13 +7,17 @@ handle one shape.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Mapping
 from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from redis.exceptions import RedisError
 from starlette.exceptions import HTTPException as StarletteHTTPException
+
+log = logging.getLogger(__name__)
 
 _TYPES = {
     400: "invalid_request_error",
@@ -104,6 +108,16 @@ def install(app: FastAPI, *, validation_status: int = 422) -> None:
         # OpenAI-compatible routes answer 400 like OpenAI; the native API says 422.
         status = 400 if request.url.path in OPENAI_PATHS else validation_status
         return JSONResponse(error_body(status, message, param, "invalid_value"), status_code=status)
+
+    @app.exception_handler(RedisError)
+    async def _store_down(_: Request, exc: RedisError) -> JSONResponse:
+        # Nothing was accepted if this happened on submit; the client may retry.
+        log.warning("Redis error while serving a request: %r", exc)
+        return JSONResponse(
+            error_body(503, f"the job store is unavailable: {type(exc).__name__}"),
+            status_code=503,
+            headers={"Retry-After": "1"},
+        )
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(_: Request, exc: StarletteHTTPException) -> JSONResponse:

@@ -13,6 +13,7 @@ from api.auth import KeyRing
 from api.deps import ApiState
 from api.routes import health, jobs, openai
 from laneway.celery_app import create_app as create_celery
+from laneway.redis_server import client_options
 from laneway.settings import Settings, load_settings
 from laneway.store import AsyncJobStore
 from laneway.wire import MessageFactory
@@ -24,8 +25,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        # Waits block in XREAD for up to BLOCK_MS: the socket timeout (30 s) exceeds it.
         client = aioredis.Redis.from_url(
-            settings.redis_url, decode_responses=True, max_connections=2048
+            settings.redis_url,
+            max_connections=2048,
+            **client_options(asyncio=True),  # type: ignore[arg-type]
         )
         store = AsyncJobStore(client, settings.job_ttl_seconds)
         app.state.laneway = ApiState(

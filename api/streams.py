@@ -13,7 +13,8 @@ import redis.asyncio as aioredis
 from laneway import keys
 from laneway.jobs import FINISHED, JobStatus
 
-BLOCK_MS = 15_000
+BLOCK_MS = 10_000
+"""Longest single blocking read; below the API's Redis socket timeout."""
 
 
 @dataclass(frozen=True, slots=True)

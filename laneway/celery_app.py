@@ -25,6 +25,10 @@ def create_app(settings: Settings) -> Celery:
         # Must exceed the hard time limit plus any countdown, or Redis hands a
         # job that is still running to a second worker (validated in settings).
         "visibility_timeout": worker.visibility_timeout,
+        # kombu sweeps for messages of dead workers only every ~100 s by default
+        # (interval x throttle); sweep every few seconds instead.
+        "unacked_restore_interval": max(1, min(10, worker.visibility_timeout // 4)),
+        "unacked_restore_throttle": 1,
         "priority_steps": [0, 3, 6, 9],
     }
     app = Celery("laneway", set_as_current=False)

@@ -103,3 +103,23 @@ class EmbeddedRedis:
         except subprocess.TimeoutExpired:
             self.process.kill()
             self.process.wait()
+
+
+def client_options(asyncio: bool = False) -> dict[str, object]:
+    """Connection settings every laneway Redis client shares: ride out a Redis restart
+    (reconnect and retry for a few seconds) instead of failing the request at hand."""
+    from redis.asyncio.retry import Retry as AsyncRetry
+    from redis.backoff import ExponentialBackoff
+    from redis.exceptions import ConnectionError as RedisConnectionError
+    from redis.exceptions import TimeoutError as RedisTimeoutError
+    from redis.retry import Retry
+
+    retry = (AsyncRetry if asyncio else Retry)(ExponentialBackoff(cap=2.0, base=0.1), retries=8)
+    return {
+        "decode_responses": True,
+        "health_check_interval": 30,
+        "socket_timeout": 30,
+        "socket_connect_timeout": 5,
+        "retry": retry,
+        "retry_on_error": [RedisConnectionError, RedisTimeoutError],
+    }

@@ -9,6 +9,7 @@ from typing import cast
 import redis
 from celery import Celery
 
+from laneway.redis_server import client_options
 from laneway.settings import Settings
 from laneway.store import JobStore
 from laneway.wire import MessageFactory
@@ -35,9 +36,7 @@ def runtime_for(app: Celery) -> Runtime:
         found = _runtimes.get(id(app))
         if found is None:
             settings = cast(Settings, app.laneway_settings)
-            client = redis.Redis.from_url(
-                settings.redis_url, decode_responses=True, health_check_interval=30
-            )
+            client = redis.Redis.from_url(settings.redis_url, **client_options())
             found = Runtime(
                 settings=settings,
                 redis=client,

@@ -56,9 +56,21 @@ class BackendConfig(Strict):
 
 class LaneConfig(Strict):
     backends: list[BackendConfig] = Field(default_factory=list)
-    fallback: list[Lane] = Field(default_factory=list, description="lanes to try, in order")
-    concurrency: int = Field(default=8, ge=1, description="in-flight backend calls per worker")
+    fallback: list[Lane] | None = Field(
+        default=None, description="lanes to try, in order [default: the lane's usual chain]"
+    )
+    concurrency: int | None = Field(
+        default=None, ge=1, description="in-flight backend calls per worker [default per lane]"
+    )
     max_queue_depth: int = Field(default=10_000, ge=1, description="reject submits above this")
+
+    @property
+    def fallback_chain(self) -> list[Lane]:
+        return self.fallback or []
+
+    @property
+    def worker_concurrency(self) -> int:
+        return self.concurrency or 8
 
 
 def _default_lanes() -> dict[Lane, LaneConfig]:
@@ -150,7 +162,17 @@ class Settings(BaseSettings):
     @classmethod
     def _all_lanes(cls, value: dict[Lane, LaneConfig]) -> dict[Lane, LaneConfig]:
         defaults = _default_lanes()
-        merged = {lane: value.get(lane, defaults[lane]) for lane in LANES}
+        merged = {}
+        for lane in LANES:
+            config = value.get(lane, defaults[lane])
+            merged[lane] = config.model_copy(
+                update={
+                    "fallback": defaults[lane].fallback
+                    if config.fallback is None
+                    else config.fallback,
+                    "concurrency": config.concurrency or defaults[lane].concurrency,
+                }
+            )
         names = [b.name for lane in merged.values() for b in lane.backends]
         duplicates = sorted({n for n in names if names.count(n) > 1})
         if duplicates:

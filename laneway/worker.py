@@ -41,7 +41,7 @@ def run_worker(
         concurrency = concurrency or 8
     else:
         queue = queue_for(role)  # type: ignore[arg-type]
-        concurrency = concurrency or settings.lanes[role].concurrency  # type: ignore[index]
+        concurrency = concurrency or settings.lanes[role].worker_concurrency  # type: ignore[index]
     name = f"{role}@{socket.gethostname()}-{os.getpid()}"
     beat: list[Heartbeat] = []
 

@@ -148,7 +148,10 @@ class CancelWatcher:
             try:
                 pubsub = self._redis.pubsub(ignore_subscribe_messages=True)  # type: ignore[no-untyped-call]
                 pubsub.subscribe(keys.CANCEL_CHANNEL)
-                for message in pubsub.listen():
+                while True:
+                    message = pubsub.get_message(timeout=5.0)
+                    if message is None:
+                        continue
                     job_id = keys.job_id_of(str(message["data"]))
                     if self._registry.cancel(job_id):
                         log.info("job %s cancelled: closing its backend call", job_id)

@@ -20,7 +20,7 @@ def backoff(config: RetryConfig, failures: int, retry_after: float | None) -> fl
 
 def fallback_lane(settings: Settings, lane: Lane, visited: Sequence[str]) -> Lane | None:
     """The first lane of ``lane``'s fallback chain not tried yet that has backends."""
-    for candidate in settings.lanes[lane].fallback:
+    for candidate in settings.lanes[lane].fallback_chain:
         if candidate not in visited and candidate != lane and settings.lanes[candidate].backends:
             return candidate
     return None
@@ -37,7 +37,7 @@ def larger_context_lane(
         big = [w for w in windows if w > prompt_tokens]
         return min(big) if big else None
 
-    for candidate in settings.lanes[lane].fallback:
+    for candidate in settings.lanes[lane].fallback_chain:
         if candidate not in visited and candidate != lane and fits(candidate):
             return candidate
     others = [(fits(c), c) for c in LANES if c != lane and c not in visited and fits(c)]
