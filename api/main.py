@@ -11,7 +11,7 @@ from fastapi import FastAPI
 from api import errors
 from api.auth import KeyRing
 from api.deps import ApiState
-from api.routes import health, jobs, openai
+from api.routes import health, jobs, metrics, openai
 from laneway.celery_app import create_app as create_celery
 from laneway.redis_server import client_options
 from laneway.settings import Settings, load_settings
@@ -57,4 +57,5 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(jobs.router)
     app.include_router(openai.router)
     app.include_router(health.router)
+    app.include_router(metrics.router)
     return app

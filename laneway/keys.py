@@ -27,6 +27,8 @@ def tenant_jobs(tenant: str) -> str:
 
 
 DEAD_LETTERS = f"{PREFIX}dead"
+STATS = f"{PREFIX}stats"
+"""Counters the Lua scripts keep for /metrics (field names: kind|labels...)."""
 CLASSIFY_DEADLINES = f"{PREFIX}classify:deadlines"
 
 

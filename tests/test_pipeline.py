@@ -201,3 +201,26 @@ def test_health_and_readiness(system: System) -> None:
         assert all(checks[f"workers:{role}"] >= 1 for role in ("classify", *LANES))
         assert client.get("/openapi.json").json()["paths"]["/v1/jobs"]["post"]
         assert client.get("/docs").status_code == 200
+
+
+def test_metrics_count_jobs_across_processes(system: System) -> None:
+    def scrape() -> dict[str, float]:
+        text = httpx.get(f"{system.api_url}/metrics").text
+        values = {}
+        for line in text.splitlines():
+            if line and not line.startswith("#"):
+                name, _, value = line.rpartition(" ")
+                values[name] = float(value)
+        return values
+
+    before = scrape()
+    with system.client() as client:
+        job_id = client.post("/v1/jobs", json=chat("hi", route="fast-path")).json()["id"]
+        job = wait_job(client, job_id)
+    after = scrape()
+    key = f'laneway_jobs_finished_total{{backend="{job["backend"]}",lane="fast-path",status="succeeded"}}'
+    assert after[key] == before.get(key, 0) + 1
+    assert after["laneway_jobs_submitted_total"] == before["laneway_jobs_submitted_total"] + 1
+    assert after['laneway_workers{role="fast-path"}'] >= 1
+    assert 'laneway_queue_depth{queue="laneway.general"}' in after
+    assert after['laneway_backend_breaker_open{backend="fast-a"}'] == 0

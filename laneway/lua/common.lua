@@ -28,3 +28,13 @@ local function emit_final(job_key, final_key, data)
     redis.call('PEXPIRE', final_key, ttl)
   end
 end
+
+-- Cluster-wide counters for /metrics, kept in one hash (no extra round trip).
+local function count(field)
+  redis.call('HINCRBY', 'laneway:stats', field, 1)
+end
+
+local function count_finished(job_key, status)
+  local where = redis.call('HMGET', job_key, 'lane', 'backend')
+  count('finished|' .. status .. '|' .. (where[1] or '') .. '|' .. (where[2] or ''))
+end

@@ -11,5 +11,7 @@ if status ~= 'queued' then
 end
 redis.call('HSET', KEYS[1], unpack(ARGV, 5))
 emit(KEYS[2], 'status', ARGV[3])
+local decided = redis.call('HMGET', KEYS[1], 'lane', 'strategy')
+count('routed|' .. (decided[1] or '') .. '|' .. (decided[2] or ''))
 redis.call(ARGV[1], KEYS[3], ARGV[2])
 return 'ok'
