@@ -218,7 +218,8 @@ def test_metrics_count_jobs_across_processes(system: System) -> None:
         job_id = client.post("/v1/jobs", json=chat("hi", route="fast-path")).json()["id"]
         job = wait_job(client, job_id)
     after = scrape()
-    key = f'laneway_jobs_finished_total{{backend="{job["backend"]}",lane="fast-path",status="succeeded"}}'
+    labels = f'backend="{job["backend"]}",lane="fast-path",status="succeeded"'
+    key = f"laneway_jobs_finished_total{{{labels}}}"
     assert after[key] == before.get(key, 0) + 1
     assert after["laneway_jobs_submitted_total"] == before["laneway_jobs_submitted_total"] + 1
     assert after['laneway_workers{role="fast-path"}'] >= 1
