@@ -343,7 +343,8 @@ def up(
             )
         api_url = f"http://127.0.0.1:{api_port}"
         wait_for_port("127.0.0.1", api_port, 30)
-        wait_ready(api_url, sup, timeout=90)
+        console.print("waiting for the workers (the classifier loads its model on first start)…")
+        wait_ready(api_url, sup, timeout=300)
         _print_urls(api_url, flower_port, redis_url, effective, sup)
         if demo:
             code = _run_demo(api_url)
