@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 import os
+import signal
 import statistics
 import sys
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
-from dataclasses import dataclass
+from contextlib import contextmanager, suppress
+from dataclasses import dataclass, field
 from pathlib import Path
 from tempfile import TemporaryDirectory
+from typing import Any
 
 import httpx
 import yaml
@@ -18,7 +20,7 @@ import yaml
 from laneway.lanes import LANES
 from laneway.net import free_port, wait_for_port
 from laneway.redis_server import EmbeddedRedis
-from laneway.supervisor import Supervisor
+from laneway.supervisor import Child, Supervisor
 
 LANEWAY = [sys.executable, "-m", "laneway.cli"]
 BENCH_MODEL = "bench"
@@ -36,12 +38,76 @@ def summary(values_ms: list[float]) -> str:
 
 
 @dataclass
+class SimProcess:
+    """One sim backend child; ``argv`` restarts it on the same port."""
+
+    name: str
+    lane: str
+    port: int
+    argv: list[str]
+    child: Child
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+
+@dataclass
 class BenchSystem:
     supervisor: Supervisor
     redis_url: str
     api_url: str
     sim_urls: dict[str, str]
+    """The first sim backend of each lane."""
     env: dict[str, str]
+    sims: list[SimProcess] = field(default_factory=list)
+    workers: dict[str, list[Child]] = field(default_factory=dict)
+    """Live worker children per role (``classify`` or a lane)."""
+    config_path: Path | None = None
+    _spawned: int = 0
+
+    def start_worker(self, role: str) -> Child:
+        """Start one more worker process for ``role``."""
+        self._spawned += 1
+        child = self.supervisor.spawn(
+            f"worker-{role}-{self._spawned}",
+            [*LANEWAY, "worker", "--lane", role, "--loglevel", "WARNING"],
+            self.env,
+        )
+        self.workers.setdefault(role, []).append(child)
+        return child
+
+    def kill_worker(self, child: Child) -> None:
+        """SIGKILL a worker (no warm shutdown, no acks: its reserved jobs stay unacked)."""
+        with suppress(ProcessLookupError):
+            os.killpg(child.process.pid, signal.SIGKILL)
+        child.process.wait()
+        for children in self.workers.values():
+            if child in children:
+                children.remove(child)
+
+    def kill_sim(self, sim: SimProcess) -> None:
+        with suppress(ProcessLookupError):
+            os.killpg(sim.child.process.pid, signal.SIGKILL)
+        sim.child.process.wait()
+
+    def restart_sim(self, sim: SimProcess, timeout: float = 15) -> None:
+        """Start a killed sim backend again on the same port."""
+        if sim.child.process.poll() is None:
+            return
+        sim.child = self.supervisor.spawn(sim.name, sim.argv, self.env)
+        wait_http(sim.url + "/health", timeout)
+
+
+def _merge(base: dict[str, Any], extra: dict[str, Any]) -> dict[str, Any]:
+    """``base`` with ``extra`` merged in, nested dicts key by key."""
+    merged = dict(base)
+    for key, value in extra.items():
+        if isinstance(value, dict) and isinstance(merged.get(key), dict):
+            merged[key] = _merge(merged[key], value)
+        else:
+            merged[key] = value
+    return merged
 
 
 def wait_http(url: str, timeout: float = 30) -> None:
@@ -58,21 +124,32 @@ def wait_http(url: str, timeout: float = 30) -> None:
 
 @contextmanager
 def laneway_system(
-    sim_args: dict[str, list[str]], lane_concurrency: int = 16, api_workers: int = 1
+    sim_args: dict[str, list[str]],
+    lane_concurrency: int = 16,
+    api_workers: int = 1,
+    *,
+    backends_per_lane: int = 1,
+    workers_per_lane: int = 1,
+    config_overrides: dict[str, Any] | None = None,
 ) -> Iterator[BenchSystem]:
-    """Embedded Redis (AOF on), sim backends, classifier, lane workers and the API."""
+    """Embedded Redis (AOF on), sim backends, classifier, lane workers and the API.
+
+    ``backends_per_lane`` sims (``sim-<lane>``, or ``sim-<lane>-<n>`` when more than
+    one) and ``workers_per_lane`` worker processes per lane; ``config_overrides`` is
+    merged into the generated config (e.g. ``{"retry": {...}, "worker": {...}}``).
+    """
     with TemporaryDirectory(prefix="laneway-bench-") as tmp:
         base = Path(tmp)
         redis = EmbeddedRedis(base / "redis").start()
         supervisor = Supervisor(base)
         env = {k: v for k, v in os.environ.items() if not k.startswith("LANEWAY_")}
         try:
-            sim_urls = {}
+            sims: list[SimProcess] = []
             for lane in LANES:
-                port = free_port()
-                supervisor.spawn(
-                    f"sim-{lane}",
-                    [
+                for n in range(1, backends_per_lane + 1):
+                    port = free_port()
+                    name = f"sim-{lane}" if backends_per_lane == 1 else f"sim-{lane}-{n}"
+                    argv = [
                         sys.executable,
                         "-m",
                         "laneway.sim",
@@ -80,14 +157,18 @@ def laneway_system(
                         str(port),
                         "--model",
                         BENCH_MODEL,
+                        "--name",
+                        name,
+                        *sim_args[lane],
                     ]
-                    + sim_args[lane],
-                    env,
-                )
-                sim_urls[lane] = f"http://127.0.0.1:{port}"
-            for url in sim_urls.values():
-                wait_http(url + "/health")
-            config = {
+                    child = supervisor.spawn(name, argv, env)
+                    sims.append(SimProcess(name, lane, port, argv, child))
+            for sim in sims:
+                wait_http(sim.url + "/health")
+            sim_urls: dict[str, str] = {}
+            for sim in sims:
+                sim_urls.setdefault(sim.lane, sim.url)
+            config: dict[str, Any] = {
                 "redis_url": redis.url,
                 "classifier": {"strategy": "rules"},
                 "lanes": {
@@ -95,25 +176,27 @@ def laneway_system(
                         "concurrency": lane_concurrency,
                         "backends": [
                             {
-                                "name": f"sim-{lane}",
-                                "base_url": sim_urls[lane] + "/v1",
+                                "name": sim.name,
+                                "base_url": sim.url + "/v1",
                                 "model": BENCH_MODEL,
                                 "max_concurrency": 64,
                             }
+                            for sim in sims
+                            if sim.lane == lane
                         ],
                     }
                     for lane in LANES
                 },
             }
+            config = _merge(config, config_overrides or {})
             config_path = base / "laneway.yaml"
             config_path.write_text(yaml.safe_dump(config))
             env["LANEWAY_CONFIG"] = str(config_path)
-            for role in ("classify", *LANES):
-                supervisor.spawn(
-                    f"worker-{role}",
-                    [*LANEWAY, "worker", "--lane", role, "--loglevel", "WARNING"],
-                    env,
-                )
+            system = BenchSystem(supervisor, redis.url, "", sim_urls, env, sims, {}, config_path)
+            system.start_worker("classify")
+            for lane in LANES:
+                for _ in range(workers_per_lane):
+                    system.start_worker(lane)
             api_port = free_port()
             supervisor.spawn(
                 "api",
@@ -127,7 +210,8 @@ def laneway_system(
                 if time.monotonic() > deadline:
                     raise RuntimeError("laneway did not become ready")
                 time.sleep(0.2)
-            yield BenchSystem(supervisor, redis.url, api_url, sim_urls, env)
+            system.api_url = api_url
+            yield system
         finally:
             supervisor.stop()
             redis.stop()

@@ -30,6 +30,10 @@ DEAD_LETTERS = f"{PREFIX}dead"
 STATS = f"{PREFIX}stats"
 """Counters the Lua scripts keep for /metrics (field names: kind|labels...)."""
 CLASSIFY_DEADLINES = f"{PREFIX}classify:deadlines"
+SENT = f"{PREFIX}sent"
+"""Jobs whose lane task message is on its way to a worker (see ``common.lua``)."""
+KOMBU_UNACKED = "unacked"
+"""kombu's Redis transport keeps reserved messages here, by delivery tag."""
 
 
 def breaker(backend: str) -> str:

@@ -110,6 +110,11 @@ class RetryConfig(Strict):
     max_defer_seconds: float = Field(
         default=30.0, gt=0, description="longest countdown while every backend cools down"
     )
+    lost_message_grace_seconds: float = Field(
+        default=30.0,
+        gt=0,
+        description="a routed job's message not seen by then is looked for, and resent if lost",
+    )
 
 
 class ApiConfig(Strict):
@@ -134,6 +139,8 @@ class WorkerConfig(Strict):
     def _limits_ordered(self) -> WorkerConfig:
         if self.task_soft_time_limit >= self.task_time_limit:
             raise ValueError("task_soft_time_limit must be below task_time_limit")
+        if self.read_timeout_seconds >= self.task_soft_time_limit:
+            raise ValueError("read_timeout_seconds must be below task_soft_time_limit")
         if self.visibility_timeout <= self.task_time_limit:
             raise ValueError(
                 "visibility_timeout must be above task_time_limit, or Redis redelivers "

@@ -67,6 +67,8 @@ class Started:
     kind: str | None = None
     deliveries: int = 0
     deadline_at: float = 0.0
+    streamed: bool = False
+    """Tokens of this job already went out to clients (from an earlier delivery)."""
 
 
 def _create_call(
@@ -91,7 +93,7 @@ def _create_call(
     event = status_event(status, lane=fields.get("lane"))
     deadline = str(classify_deadline) if classify_deadline is not None else ""
     args = [job_id, str(ttl), str(fields["created_at"]), message.push, message.payload, event]
-    return call_keys, [*args, deadline, *flatten(fields)]
+    return call_keys, [*args, deadline, *flatten({**fields, **message.tracking()})]
 
 
 @dataclass(frozen=True, slots=True)
@@ -175,7 +177,13 @@ class JobStore:
         event = status_event(JobStatus.ROUTED, lane=fields.get("lane"))
         reply = self._route(
             keys=[keys.job(job_id), keys.events(job_id), message.list_key, keys.CLASSIFY_DEADLINES],
-            args=[message.push, message.payload, event, job_id, *flatten(fields)],
+            args=[
+                message.push,
+                message.payload,
+                event,
+                job_id,
+                *flatten({**fields, **message.tracking()}),
+            ],
         )
         return str(reply)
 
@@ -196,6 +204,7 @@ class JobStore:
         message: QueuedMessage,
         fields: Mapping[str, Any],
         closed: Mapping[str, Any] | None,
+        countdown: float = 0.0,
     ) -> str:
         """Send a running job on to ``message``'s queue (another lane, or later)."""
         event = status_event(JobStatus.ROUTED, lane=fields.get("lane"), reason=fields.get("reason"))
@@ -206,7 +215,8 @@ class JobStore:
                 message.payload,
                 event,
                 dumps(closed) if closed else "",
-                *flatten({"updated_at": time.time(), **fields}),
+                str(countdown),
+                *flatten({"updated_at": time.time(), **fields, **message.tracking()}),
             ],
         )
         return str(reply)
@@ -229,7 +239,7 @@ class JobStore:
                 message.payload,
                 event,
                 entry_id,
-                *flatten({"updated_at": time.time(), **fields}),
+                *flatten({"updated_at": time.time(), **fields, **message.tracking()}),
             ],
         )
         return str(reply)
@@ -275,15 +285,19 @@ class JobStore:
         call_keys, args = _cancel_call(job_id)
         return str(self._cancel(keys=call_keys, args=args))
 
-    def append_chunks(self, job_id: str, chunks: list[dict[str, Any]]) -> str:
-        """Append a batch of stream chunks to the job's event stream as one entry."""
-        entry_id = self.redis.xadd(
-            keys.events(job_id),
-            {"type": "chunks", "data": dumps(chunks)},
-            maxlen=EVENTS_MAXLEN,
-            approximate=True,
-        )
-        return str(entry_id)
+    def append_chunks(self, job_id: str, chunks: list[dict[str, Any]], first: bool) -> None:
+        """Append a batch of stream chunks to the job's event stream as one entry; the
+        first batch also marks the job as having streamed output (one round trip)."""
+        with self.redis.pipeline(transaction=False) as pipe:
+            pipe.xadd(
+                keys.events(job_id),
+                {"type": "chunks", "data": dumps(chunks)},
+                maxlen=EVENTS_MAXLEN,
+                approximate=True,
+            )
+            if first:
+                pipe.hset(keys.job(job_id), "streamed", 1)
+            pipe.execute()
 
 
 class AsyncJobStore:

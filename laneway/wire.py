@@ -35,6 +35,11 @@ class QueuedMessage:
     payload: str
     push: Literal["LPUSH", "RPUSH"]
     task_id: str
+    delivery_tag: str
+
+    def tracking(self) -> dict[str, str]:
+        """Job fields that let the lost-message sweeper find this message."""
+        return {"message_tag": self.delivery_tag, "message_key": self.list_key}
 
 
 class MessageFactory:
@@ -65,6 +70,7 @@ class MessageFactory:
             argsrepr=argsrepr,
         )
         body = json.dumps(message.body, separators=(",", ":")).encode()
+        delivery_tag = str(uuid.uuid4())
         step = _LOW_STEP if priority == "low" else 0
         envelope = {
             "body": base64.b64encode(body).decode(),
@@ -77,7 +83,7 @@ class MessageFactory:
                 "delivery_info": {"exchange": "", "routing_key": queue},
                 "priority": step,
                 "body_encoding": "base64",
-                "delivery_tag": str(uuid.uuid4()),
+                "delivery_tag": delivery_tag,
             },
         }
         return QueuedMessage(
@@ -85,6 +91,7 @@ class MessageFactory:
             payload=json.dumps(envelope, separators=(",", ":")),
             push="RPUSH" if priority == "high" else "LPUSH",
             task_id=task_id,
+            delivery_tag=delivery_tag,
         )
 
 

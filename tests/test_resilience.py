@@ -37,6 +37,7 @@ RETRY = {
     "breaker_cooldown_seconds": 1,
     "health_probe_interval_seconds": 60,
     "max_defer_seconds": 1,
+    "lost_message_grace_seconds": 2,
 }
 WORKER = {
     "task_soft_time_limit": 4,
@@ -283,6 +284,32 @@ def test_sigkill_during_a_backend_call_is_redelivered_once(
     assert job["status"] == "succeeded", json.dumps(job)[:3000]
     assert [a["outcome"] for a in job["attempts"]] == ["interrupted", "succeeded"]
     assert final_events(system.redis, job_id) == ["succeeded"]  # exactly one result
+
+
+def test_a_message_lost_by_a_dying_worker_is_sent_again(
+    chaos: tuple[System, dict[str, Any]],
+) -> None:
+    """kombu pops a message before recording it as unacknowledged: a worker killed in
+    between loses it. Reproduced exactly: a frozen idle worker's pending BRPOP takes
+    the message into its socket buffer, then the worker is killed."""
+    system, state = chaos
+    victim = system.workers.pop("worker-fast-path")
+    os.kill(victim.process.pid, signal.SIGSTOP)
+    try:
+        job_id = submit(system, chat("hi", route="fast-path"))
+        deadline = time.monotonic() + 5
+        while system.redis.llen("laneway.fast-path") and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert system.redis.llen("laneway.fast-path") == 0  # taken by the frozen worker
+    finally:
+        os.kill(victim.process.pid, signal.SIGKILL)
+        victim.process.wait(10)
+    assert system.redis.hlen(keys.KOMBU_UNACKED) == 0  # and recorded nowhere: lost
+    system.start_worker("fast-path")
+    job = wait(system, job_id, timeout=30)
+    assert job["status"] == "succeeded", job
+    assert "sent again" in job["reason"]
+    assert final_events(system.redis, job_id) == ["succeeded"]
 
 
 def test_redis_restart_keeps_queued_jobs(chaos: tuple[System, dict[str, Any]]) -> None:

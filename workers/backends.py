@@ -125,8 +125,14 @@ class BackendClient:
         request: Mapping[str, Any],
         token: CancelToken | None = None,
         on_chunk: Callable[[dict[str, Any]], None] | None = None,
+        deadline: float | None = None,
     ) -> BackendReply:
-        """Call the backend; with ``on_chunk`` the answer is streamed chunk by chunk."""
+        """Call the backend; with ``on_chunk`` the answer is streamed chunk by chunk.
+
+        ``deadline`` (a ``time.monotonic()`` value) bounds the whole call, streams
+        included: Celery enforces no time limit in the threads pool, and a call that
+        outlived Redis's visibility timeout would be handed to a second worker.
+        """
         headers = {}
         api_key = backend.api_key()
         if api_key:
@@ -142,14 +148,30 @@ class BackendClient:
         started = time.perf_counter()
         url = backend.base_url + kind.path
         payload = backend_payload(request, backend, stream=on_chunk is not None)
+        timeout = self._http.timeout
+        if deadline is not None:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                raise BackendError(ErrorKind.RETRYABLE, "no time left for another call")
+            read = min(timeout.read or remaining, remaining)
+            timeout = httpx.Timeout(read, connect=min(timeout.connect or read, read))
         try:
             if on_chunk is None:
-                response = self._http.post(url, json=payload, headers=headers)
+                response = self._http.post(url, json=payload, headers=headers, timeout=timeout)
                 body = self._json_body(response)
                 ttft = None
             else:
                 body, ttft = self._stream(
-                    url, payload, headers, backend, kind, request, token, on_chunk
+                    url,
+                    payload,
+                    headers,
+                    backend,
+                    kind,
+                    request,
+                    token,
+                    on_chunk,
+                    deadline,
+                    timeout,
                 )
         except httpx.TimeoutException as exc:
             self._raise_if_cancelled(token)
@@ -190,11 +212,15 @@ class BackendClient:
         request: Mapping[str, Any],
         token: CancelToken | None,
         on_chunk: Callable[[dict[str, Any]], None],
+        deadline: float | None,
+        timeout: httpx.Timeout,
     ) -> tuple[dict[str, Any], float | None]:
         started = time.time()
         assembly = Assembly(kind, backend.model)
         response_id = None
-        with self._http.stream("POST", url, json=payload, headers=headers) as response:
+        with self._http.stream(
+            "POST", url, json=payload, headers=headers, timeout=timeout
+        ) as response:
             if response.status_code != 200:
                 response.read()
                 raise classify_failure(response)
@@ -211,6 +237,10 @@ class BackendClient:
                 if visible is not None:
                     on_chunk(visible)
                 self._raise_if_cancelled(token)
+                if deadline is not None and time.monotonic() > deadline:
+                    raise BackendError(
+                        ErrorKind.RETRYABLE, "the stream outlasted the task's time limit"
+                    )
             if not done:
                 raise BackendError(
                     ErrorKind.RETRYABLE, "the backend closed the stream before [DONE]", 200

@@ -77,6 +77,8 @@ class JobRunner:
         self.backends = rt.settings.lanes[lane].backends
         self.balancer = ctx.balancers[lane]
         self.deadline = time.time() + self.retry.job_deadline_seconds
+        # This delivery must end before Redis would hand its message to another worker.
+        self.delivery_ends = time.monotonic() + rt.settings.worker.task_soft_time_limit
 
     def run(self) -> str:
         healthy = self.ctx.breakers.available(self.backends)
@@ -91,6 +93,10 @@ class JobRunner:
             )
         if started.deadline_at:
             self.deadline = started.deadline_at
+        if started.streamed and started.request.get("stream"):
+            # An earlier delivery already streamed part of an answer (its worker died):
+            # a second answer would be appended to the first, so the job fails.
+            return self.fail(attempt, "the worker streaming this job died mid-stream", "lost")
         if backend is None or attempt is None:
             return self.no_backend_available()
         with self.ctx.cancels.call(self.job_id) as token:
@@ -115,7 +121,12 @@ class JobRunner:
             try:
                 with self.balancer.using(backend):
                     reply = self.ctx.client.call(
-                        backend, kind, request, token, chunks.add if chunks else None
+                        backend,
+                        kind,
+                        request,
+                        token,
+                        chunks.add if chunks else None,
+                        self.delivery_ends,
                     )
             except CallCancelled:
                 log.info("job %s: cancelled during the call to %s", self.job_id, backend.name)
@@ -140,7 +151,10 @@ class JobRunner:
                 if nxt is None:
                     return self.fall_back(failed, str(exc))
                 delay = backoff(self.retry, failures, exc.retry_after)
-                if time.time() + delay >= self.deadline:
+                if (
+                    time.time() + delay >= self.deadline
+                    or time.monotonic() + delay >= self.delivery_ends
+                ):
                     return self.fall_back(failed, str(exc))
                 if token.cancelled.wait(delay):
                     return "cancelled"
@@ -200,7 +214,7 @@ class JobRunner:
         )
         fields = {"lane": lane, "queue": queue_for(lane), "reason": reason}
         log.info("job %s → %s: %s", self.job_id, lane, reason)
-        self.rt.store.reroute(self.job_id, message, fields, attempt)
+        self.rt.store.reroute(self.job_id, message, fields, attempt, countdown or 0.0)
         return f"handed on to {lane}"
 
     def fall_back(self, attempt: dict[str, Any] | None, error: str) -> str:

@@ -138,7 +138,7 @@ class ChunkBatcher:
 
     def flush(self) -> None:
         if self._pending:
-            self._store.append_chunks(self._job_id, self._pending)
+            self._store.append_chunks(self._job_id, self._pending, first=not self.published)
             self._pending = []
             self.published = True
         self._last_flush = time.monotonic()

@@ -16,7 +16,7 @@ from workers.breaker import Breakers
 from workers.cancel import CancelRegistry, CancelWatcher
 from workers.prober import HealthProber
 from workers.runner import JobRunner, LaneWorkerContext
-from workers.watchdog import ClassifyWatchdog
+from workers.watchdog import Watchdog
 
 _ctx_lock = threading.Lock()
 _ctx: LaneWorkerContext | None = None
@@ -37,7 +37,7 @@ def _context(rt: Runtime, app: Celery) -> LaneWorkerContext:
                 HealthProber(
                     rt.redis, breakers, backends, settings.retry.health_probe_interval_seconds
                 ).start()
-                ClassifyWatchdog(rt, settings.classifier.timeout_seconds).start()
+                Watchdog(rt).start()
                 _ctx = LaneWorkerContext(
                     client=BackendClient(settings.worker, max(connections, 10)),
                     balancers={lane: Balancer(settings.lanes[lane].backends) for lane in LANES},

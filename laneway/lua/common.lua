@@ -38,3 +38,17 @@ local function count_finished(job_key, status)
   local where = redis.call('HMGET', job_key, 'lane', 'backend')
   count('finished|' .. status .. '|' .. (where[1] or '') .. '|' .. (where[2] or ''))
 end
+
+-- Jobs whose lane task is on its way to a worker, by when it was sent. The
+-- lost-message sweeper looks here: kombu pops a message (BRPOP) before it
+-- records it as unacknowledged, so a worker killed in between loses it.
+local function track_sent(job_id, at)
+  redis.call('ZADD', 'laneway:sent', at, job_id)
+end
+
+local function untrack_sent(job_key)
+  local job_id = redis.call('HGET', job_key, 'id')
+  if job_id then
+    redis.call('ZREM', 'laneway:sent', job_id)
+  end
+end

@@ -23,5 +23,8 @@ if ARGV[7] ~= '' then
   redis.call('ZADD', KEYS[5], ARGV[7], ARGV[1])
 end
 redis.call(ARGV[4], KEYS[4], ARGV[5])
+if ARGV[7] == '' then
+  track_sent(ARGV[1], ARGV[3])
+end
 count('submitted')
 return {1, ARGV[1], event_id}

@@ -15,6 +15,7 @@ redis.call('HDEL', KEYS[1], 'attempt_open')
 redis.call('HSET', KEYS[1], unpack(ARGV, 3))
 emit(KEYS[2], 'status', ARGV[2])
 emit_final(KEYS[1], KEYS[3], ARGV[2])
+untrack_sent(KEYS[1])
 count_finished(KEYS[1], redis.call('HGET', KEYS[1], 'status'))
 if KEYS[4] then
   local job_id = redis.call('HGET', KEYS[1], 'id')

@@ -15,6 +15,7 @@ redis.call('HSET', KEYS[1], 'status', 'routed', 'deliveries', 0, unpack(ARGV, 5)
 redis.call('DEL', KEYS[3])
 emit(KEYS[2], 'status', ARGV[3])
 redis.call(ARGV[1], KEYS[4], ARGV[2])
+track_sent(redis.call('HGET', KEYS[1], 'id'), redis.call('TIME')[1])
 if ARGV[4] ~= '' then
   redis.call('XDEL', KEYS[5], ARGV[4])
 end

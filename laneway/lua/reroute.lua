@@ -3,7 +3,7 @@
 -- pushed in the same step, so the job is never left without a task.
 -- KEYS: job, events, queue list
 -- ARGV: push command, task message, event json, closed attempt json ('' for none),
---       field, value, ...
+--       countdown seconds, field, value, ...
 local status = redis.call('HGET', KEYS[1], 'status')
 if not status then
   return 'missing'
@@ -16,7 +16,9 @@ if ARGV[4] ~= '' then
 end
 redis.call('HDEL', KEYS[1], 'attempt_open')
 -- deliveries counts deliveries of the current message: a fresh one starts at 0
-redis.call('HSET', KEYS[1], 'status', 'routed', 'deliveries', 0, unpack(ARGV, 5))
+redis.call('HSET', KEYS[1], 'status', 'routed', 'deliveries', 0, unpack(ARGV, 6))
 emit(KEYS[2], 'status', ARGV[3])
 redis.call(ARGV[1], KEYS[3], ARGV[2])
+-- a countdown message only reaches a worker after its countdown
+track_sent(redis.call('HGET', KEYS[1], 'id'), tonumber(redis.call('TIME')[1]) + tonumber(ARGV[5]))
 return 'ok'

@@ -14,4 +14,5 @@ emit(KEYS[2], 'status', ARGV[3])
 local decided = redis.call('HMGET', KEYS[1], 'lane', 'strategy')
 count('routed|' .. (decided[1] or '') .. '|' .. (decided[2] or ''))
 redis.call(ARGV[1], KEYS[3], ARGV[2])
+track_sent(ARGV[4], redis.call('TIME')[1])
 return 'ok'

@@ -3,9 +3,9 @@
 -- KEYS: job, events
 -- ARGV: now, attempt json ('' when no backend is available), event json
 -- Returns {status} when the job must not run,
--- else {'ok', request, kind, deliveries, deadline_at}.
+-- else {'ok', request, kind, deliveries, deadline_at, streamed}.
 local fields = redis.call('HMGET', KEYS[1], 'status', 'request', 'kind', 'attempt_open',
-  'deadline_at')
+  'deadline_at', 'streamed')
 local status = fields[1]
 if not status then
   return {'missing'}
@@ -14,6 +14,8 @@ if is_finished(status) then
   return {status}
 end
 local deliveries = redis.call('HINCRBY', KEYS[1], 'deliveries', 1)
+-- from here on the message is kombu's unacknowledged one: kombu restores it
+untrack_sent(KEYS[1])
 if fields[4] then
   local interrupted = string.gsub(fields[4], '"outcome":"running"', '"outcome":"interrupted"', 1)
   append_attempt(KEYS[1], interrupted)
@@ -29,4 +31,4 @@ end
 if status ~= 'running' then
   emit(KEYS[2], 'status', ARGV[3])
 end
-return {'ok', fields[2], fields[3], deliveries, fields[5] or '0'}
+return {'ok', fields[2], fields[3], deliveries, fields[5] or '0', fields[6] or '0'}
