@@ -14,16 +14,18 @@ from __future__ import annotations
 
 import json
 import random
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import TypeVar
 
 OUT = Path(__file__).resolve().parent / "examples" / "generated.jsonl"
 PER_GENERATOR = 40
 
 Gen = Callable[[random.Random], str]
+T = TypeVar("T")
 
 
-def pick(rng: random.Random, items: list[str] | tuple[str, ...]) -> str:
+def pick(rng: random.Random, items: Sequence[T]) -> T:
     return items[rng.randrange(len(items))]
 
 
@@ -2518,6 +2520,289 @@ def long_doc_analysis(rng: random.Random) -> str:
 
 # --------------------------------------------------------------------------- assembly
 
+# -- round 3: more registers for the label descriptions ---------------------------------
+
+QUIZ = [
+    ("Which of these is a mammal?", ["a whale", "a salmon", "a lizard", "a frog"]),
+    ("Which of these is a prime number?", ["21", "23", "25", "27"]),
+    ("Which gas do plants take in from the air?", ["carbon dioxide", "helium", "neon", "argon"]),
+    ("Which instrument has 88 keys?", ["a piano", "a violin", "a trumpet", "a harp"]),
+    ("Which of these is a noun?", ["happiness", "quickly", "run", "blue"]),
+    ("What is 15% of 200?", ["30", "15", "20", "35"]),
+    ("Which sport uses a shuttlecock?", ["badminton", "tennis", "squash", "volleyball"]),
+    ("Which planet is known as the red planet?", ["Mars", "Venus", "Jupiter", "Mercury"]),
+    ("Who painted the Mona Lisa?", ["Leonardo da Vinci", "Picasso", "Monet", "Rembrandt"]),
+    (
+        "Which unit measures electrical resistance?",
+        ["the ohm", "the volt", "the watt", "the joule"],
+    ),
+    ("How many sides does a pentagon have?", ["5", "6", "7", "8"]),
+    (
+        "Which poet wrote 'The Raven'?",
+        ["Edgar Allan Poe", "Walt Whitman", "Robert Frost", "Emily Dickinson"],
+    ),
+    ("Which of these is a renewable energy source?", ["wind", "coal", "oil", "natural gas"]),
+    ("What is the square root of 81?", ["9", "8", "7", "18"]),
+]
+
+
+def quiz(rng: random.Random) -> str:
+    question, options = pick(rng, QUIZ)
+    shuffled = rng.sample(options, len(options))
+    style = rng.random()
+    if style < 0.4:
+        letters = " ".join(f"{'ABCD'[i]}) {o}" for i, o in enumerate(shuffled))
+        return f"{question} {letters}"
+    if style < 0.7:
+        return f"{question} " + ", ".join(shuffled[:-1]) + f" or {shuffled[-1]}?"
+    return f"Quick quiz: {question[0].lower()}{question[1:]} Options: " + "; ".join(shuffled)
+
+
+def function_value(rng: random.Random) -> str:
+    a, b, c, x = rng.randint(2, 9), rng.randint(1, 9), rng.randint(0, 9), rng.randint(1, 5)
+    name = pick(rng, ["f", "g", "h"])
+    return pick(
+        rng,
+        [
+            f"{name}(x) = {a}x + {b}. What is {name}({x})?",
+            f"If {name}(x) = {a}x^2 - {b}, find {name}({x}).",
+            f"Evaluate {a}x - {b} when x = {x}.",
+            f"What is the value of y = {a}x + {c} at x = {x}?",
+            f"Solve for x: x + {a} = {a + b + x}",
+            f"Simplify {a}x + {b}x.",
+        ],
+    )
+
+
+def one_step_problem(rng: random.Random) -> str:
+    a, b = rng.randint(2, 12), rng.randint(3, 40)
+    item = pick(rng, ITEMS)
+    name = pick(rng, NAMES)
+    return pick(
+        rng,
+        [
+            f"{name} buys {a} {item} at ${b} each. How much does {name} pay?",
+            f"A box holds {a} {item}. How many {item} are in {b} boxes?",
+            f"{a * b} {item} are shared equally among {a} children. How many does each child get?",
+            f"A square garden has sides of {b} m. What is its perimeter?",
+            f"A film starts at 7:{b:02d} pm and lasts {a * 10} minutes. Is it over by 10 pm?",
+            f"What is {a}0% of {b * 10}?",
+            f"If a ticket costs €{b} and I have €{a * b}, how many tickets can I buy?",
+        ],
+    )
+
+
+COMMON_SENSE = [
+    "Is it safe to look directly at the sun?",
+    "Why do we wear coats in winter?",
+    "What do you use an umbrella for?",
+    "If it is raining, should I take a raincoat?",
+    "Can you put metal in a microwave?",
+    "What happens to ice cream if you leave it in the sun?",
+    "Which is heavier, a kilo of feathers or a kilo of bricks?",
+    "How many months have 28 days?",
+    "What do bees make?",
+    "Do fish sleep?",
+    "Where does the sun rise?",
+    "What should you do if your pan catches fire?",
+    "Is a tomato a fruit or a vegetable?",
+    "Why do leaves fall in autumn, in one sentence?",
+]
+
+
+def common_sense(rng: random.Random) -> str:
+    return casing(rng, pick(rng, COMMON_SENSE))
+
+
+FACTS_SPORT_LIT = [
+    "How many players are on a {team} team on the field?",
+    "What is a hat-trick in {ball}?",
+    "How long is a marathon in kilometres?",
+    "Which country won the first football World Cup?",
+    "How many rings are on the Olympic flag?",
+    "In tennis, what is a score of zero called?",
+    "How many holes are on a standard golf course?",
+    "Who wrote the novel '{book}'?",
+    "In which century was '{book}' written?",
+    "What is the name of the narrator in Moby-Dick?",
+    "Who is the main character of '{book}'?",
+    "What is a haiku?",
+    "Which Shakespeare play features the character Ophelia?",
+    "What is the unit of electric current?",
+    "What is the acceleration due to gravity on Earth?",
+    "What is the speed of light in a vacuum?",
+    "What does a voltmeter measure?",
+    "What is the formula for the circumference of a circle?",
+    "What is the freezing point of water in Fahrenheit?",
+    "What is Ohm's law?",
+    "How many bones does an adult human have?",
+    "What is the past tense of 'swim'?",
+    "What is the capital of {country}?",
+]
+
+
+def sport_lit_science(rng: random.Random) -> str:
+    text = pick(rng, FACTS_SPORT_LIT).format(
+        team=pick(rng, ["football", "basketball", "volleyball", "rugby union", "hockey"]),
+        ball=pick(rng, ["football", "cricket", "ice hockey"]),
+        book=pick(rng, list(FILL["book"])).title(),
+        country=pick(rng, COUNTRIES),
+    )
+    return casing(rng, text)
+
+
+ANALYSIS_CONTEXT = [
+    "Over the past two decades, {trend}.",
+    "Many commentators argue that {trend}.",
+    "It is often said that {trend}.",
+    "Recent reports suggest that {trend}.",
+]
+TRENDS = [
+    "remote work has changed how cities are organised",
+    "social media has reshaped political campaigns",
+    "streaming services have transformed the music industry",
+    "online shopping has hollowed out high streets",
+    "automation is changing which skills employers value",
+    "tourism has put pressure on historic city centres",
+    "electric cars are changing the energy market",
+    "standardised testing shapes what schools teach",
+    "open-plan offices affect how colleagues communicate",
+    "low-cost airlines have changed how people travel",
+    "citizen science projects are changing research",
+    "microfinance has altered small business in developing countries",
+]
+ANALYSIS_ASK = [
+    "Discuss the main advantages and disadvantages of this development.",
+    "Evaluate whether this has been a positive change overall.",
+    "Analyse the social and economic effects in a well-structured paragraph.",
+    "Explain the main reasons behind this and what it means for ordinary people.",
+    "What are the most important consequences, and who benefits the most?",
+    "Critically assess this claim, giving arguments on both sides.",
+    "How should governments respond? Explain your reasoning.",
+]
+
+
+def formal_analysis(rng: random.Random) -> str:
+    context = pick(rng, ANALYSIS_CONTEXT).format(trend=pick(rng, TRENDS))
+    opener = pick(
+        rng,
+        [
+            "",
+            "As a student of economics, ",
+            "For a class discussion, ",
+            "From a sociological point of view, ",
+            "In your own words, ",
+        ],
+    )
+    ask = pick(rng, ANALYSIS_ASK)
+    if opener:
+        ask = opener + ask[0].lower() + ask[1:]
+    return f"{context} {ask}"
+
+
+CONCEPT_PAIRS = [
+    ("inflation", "deflation"),
+    ("weather", "climate"),
+    ("a virus", "a bacterium"),
+    ("mitosis", "meiosis"),
+    ("a democracy", "a republic"),
+    ("stocks", "bonds"),
+    ("nominal wages", "real wages"),
+    ("fiscal policy", "monetary policy"),
+    ("speed", "velocity"),
+    ("an acid", "a base"),
+    ("empathy", "sympathy"),
+    ("renewable energy", "non-renewable energy"),
+    ("a simile", "a metaphor"),
+    ("imports", "exports"),
+    ("a recession", "a depression"),
+]
+
+
+def concept_contrast(rng: random.Random) -> str:
+    a, b = pick(rng, CONCEPT_PAIRS)
+    return pick(
+        rng,
+        [
+            f"{a[0].upper() + a[1:]} and {b} are often confused. Explain how they differ and give an example of each.",
+            f"What is the difference between {a} and {b}, and why does it matter in practice?",
+            f"Compare {a} with {b}. Which is more relevant to everyday life, and why?",
+            f"Could you explain {a} and {b} to a first-year university student, with one real-world example?",
+        ],
+    )
+
+
+FICTIONAL = [
+    "Sherlock Holmes",
+    "a pirate captain from the 1700s",
+    "Captain Ahab",
+    "a grumpy wizard",
+    "Elizabeth Bennet",
+    "a Victorian butler",
+    "a cheerful robot from the future",
+    "a Roman senator",
+    "a detective in 1940s Los Angeles",
+    "a dragon who guards a library",
+]
+
+
+def persona_chat(rng: random.Random) -> str:
+    who = pick(rng, FICTIONAL)
+    topic = pick(
+        rng,
+        [
+            "whether smartphones make people happier",
+            "the best way to spend a rainy Sunday",
+            "what makes a good friend",
+            "modern fashion",
+            "the importance of a good breakfast",
+            "why people love cats",
+        ],
+    )
+    return pick(
+        rng,
+        [
+            f"Take on the persona of {who} for this conversation. What is your view on {topic}?",
+            f"Stay in character as {who}. Let's talk about {topic}.",
+            f"You are {who}. Give me your honest opinion on {topic}.",
+            f"Respond as {who} would: what do you think about {topic}?",
+        ],
+    )
+
+
+EXPERT_TOPICS = [
+    "query planning in a column-oriented database",
+    "register allocation in an optimising compiler",
+    "autoscaling stateful services on Kubernetes",
+    "lock-free queues on multi-core CPUs",
+    "pricing American options numerically",
+    "hierarchical Bayesian models for sparse survey data",
+    "reducing tail latency in a microservice architecture",
+    "garbage collection in a high-throughput JVM service",
+    "inventory optimisation across a multi-warehouse supply chain",
+    "post-quantum key exchange in TLS",
+    "mixed-precision training of large neural networks",
+    "shadow mapping artefacts in real-time rendering",
+    "designing a loyalty programme for a subscription business with high churn",
+    "entering a regulated market with a fintech product",
+    "cache invalidation in a globally distributed CDN",
+]
+
+
+def expert_question(rng: random.Random) -> str:
+    topic = pick(rng, EXPERT_TOPICS)
+    return pick(
+        rng,
+        [
+            f"What are the state-of-the-art techniques for {topic}? Compare their trade-offs.",
+            f"I'm an engineer working on {topic}. Walk me through the main approaches and when each one wins.",
+            f"Give an in-depth technical overview of {topic}, with the pitfalls experts watch for.",
+            f"What would a rigorous, step-by-step plan for {topic} look like?",
+            f"Explain the hardest open problems in {topic} and how practitioners work around them.",
+        ],
+    )
+
+
 GENERATORS: dict[str, list[tuple[Gen, int]]] = {
     "fast-path": [
         (greeting, 30),
@@ -2537,6 +2822,11 @@ GENERATORS: dict[str, list[tuple[Gen, int]]] = {
         (extract_field, 25),
         (quick_math, 30),
         (easy_science, 45),
+        (quiz, 40),
+        (function_value, 40),
+        (one_step_problem, 50),
+        (common_sense, 18),
+        (sport_lit_science, 60),
     ],
     "general": [
         (explain, 90),
@@ -2556,6 +2846,9 @@ GENERATORS: dict[str, list[tuple[Gen, int]]] = {
         (act_as, 45),
         (stem_context, 45),
         (discuss, 50),
+        (formal_analysis, 90),
+        (concept_contrast, 60),
+        (persona_chat, 40),
     ],
     "high-compute": [
         (code_write, 130),
@@ -2573,6 +2866,7 @@ GENERATORS: dict[str, list[tuple[Gen, int]]] = {
         (complex_format, 25),
         (multi_doc_summary, 40),
         (long_doc_analysis, 15),
+        (expert_question, 60),
     ],
 }
 

