@@ -292,7 +292,7 @@ def test_a_message_lost_by_a_dying_worker_is_sent_again(
     """kombu pops a message before recording it as unacknowledged: a worker killed in
     between loses it. Reproduced exactly: a frozen idle worker's pending BRPOP takes
     the message into its socket buffer, then the worker is killed."""
-    system, state = chaos
+    system, _ = chaos
     victim = system.workers.pop("worker-fast-path")
     os.kill(victim.process.pid, signal.SIGSTOP)
     try:
