@@ -3,29 +3,36 @@
 from __future__ import annotations
 
 import time
+from typing import cast
 
 import redis.asyncio as aioredis
 
 from api.streams import BLOCK_MS
 from laneway import keys
 from laneway.jobs import Job
-from laneway.store import AsyncJobStore
+from laneway.store import AsyncJobStore, Outcome
 
 
-async def wait_final(client: aioredis.Redis, job_id: str, timeout: float) -> bool:
-    """Block until the job is final (True) or ``timeout`` runs out (False).
+async def wait_final(client: aioredis.Redis, job_id: str, timeout: float) -> Outcome | None:
+    """Block until the job is final (its outcome) or ``timeout`` runs out (None).
 
     Reads the job's one-entry ``final`` stream: one wake-up per job, however many
-    status changes it goes through, and no window in which the end can be missed.
+    status changes it goes through, no window in which the end can be missed, and
+    the entry carries the outcome itself.
     """
     remaining = timeout
     deadline = time.monotonic() + timeout
     while remaining > 0:
         block = max(1, min(BLOCK_MS, int(remaining * 1000)))
-        if await client.xread({keys.final(job_id): "0-0"}, count=1, block=block):
-            return True
+        reply = cast(
+            list[tuple[str, list[tuple[str, dict[str, str]]]]],
+            await client.xread({keys.final(job_id): "0-0"}, count=1, block=block),
+        )
+        for _, entries in reply or []:
+            for _, fields in entries:
+                return Outcome.of(job_id, fields)
         remaining = deadline - time.monotonic()
-    return False
+    return None
 
 
 async def wait_for_finish(

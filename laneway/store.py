@@ -98,6 +98,8 @@ def _create_call(
 
 @dataclass(frozen=True, slots=True)
 class Outcome:
+    """The fields an OpenAI-style answer needs (kept in step with OUTCOME in common.lua)."""
+
     FIELDS: ClassVar[tuple[str, ...]] = (
         "status",
         "result",
@@ -121,6 +123,11 @@ class Outcome:
     usage: str | None
     model: str | None
     finished_at: str | None
+
+    @classmethod
+    def of(cls, job_id: str, fields: Mapping[str, str]) -> Outcome:
+        status, *rest = (fields.get(name) for name in cls.FIELDS)
+        return cls(job_id, status or "", *rest)
 
 
 def _cancel_call(job_id: str) -> tuple[list[str], list[str]]:

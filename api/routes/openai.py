@@ -85,8 +85,7 @@ async def _serve(
     if body.stream:
         return await _stream(body, kind, job_id, created.event_id, state)
     timeout = state.settings.api.wait_timeout_seconds
-    await wait_final(state.redis, job_id, timeout)
-    outcome = await _outcome(state, job_id)
+    outcome = await wait_final(state.redis, job_id, timeout) or await _outcome(state, job_id)
     if outcome.status == JobStatus.SUCCEEDED and outcome.result:
         return Response(outcome.result, media_type="application/json", headers=_headers(outcome))
     raise _job_error(outcome)

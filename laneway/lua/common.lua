@@ -21,8 +21,21 @@ end
 
 -- The one "it is over" entry a waiter for the result blocks on: waiting on the
 -- full event stream would wake the waiter at every status change.
+-- The entry carries what an answer needs (see Outcome in store.py), so a waiter
+-- can answer without another read.
+local OUTCOME = {'status', 'result', 'lane', 'backend', 'error', 'error_type', 'usage', 'model',
+  'finished_at'}
+
 local function emit_final(job_key, final_key, data)
-  redis.call('XADD', final_key, 'MAXLEN', 1, '*', 'type', 'status', 'data', data)
+  local values = redis.call('HMGET', job_key, unpack(OUTCOME))
+  local entry = {'type', 'status', 'data', data}
+  for i, name in ipairs(OUTCOME) do
+    if values[i] then
+      entry[#entry + 1] = name
+      entry[#entry + 1] = values[i]
+    end
+  end
+  redis.call('XADD', final_key, 'MAXLEN', 1, '*', unpack(entry))
   local ttl = redis.call('PTTL', job_key)
   if ttl > 0 then
     redis.call('PEXPIRE', final_key, ttl)
