@@ -258,7 +258,8 @@ def submit(
 
 DEMO_PROMPTS = (
     "hi there!",
-    "Explain the difference between a process and a thread, with an everyday analogy.",
+    "Write a short, friendly email to my neighbour asking them to water my plants while I am "
+    "away next week.",
     "write a python function that merges two sorted lists",
 )
 

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import IO
 
 import httpx
+import redis
 import yaml
 
 from laneway.lanes import FAST_PATH, GENERAL, HIGH_COMPUTE, LANES
@@ -86,6 +87,22 @@ class Supervisor:
         if self.embedded_redis is not None:
             self.embedded_redis.stop()
             self.embedded_redis = None
+
+
+def persistence_warning(url: str) -> str | None:
+    """Why ``url``'s Redis could lose jobs on a restart, or None if it persists them."""
+    try:
+        client = redis.Redis.from_url(url, socket_timeout=2, decode_responses=True)
+        config = client.config_get("appendonly") | client.config_get("save")
+        policy = client.config_get("maxmemory-policy").get("maxmemory-policy", "")
+    except redis.RedisError:
+        return None  # CONFIG may be disabled on managed Redis; nothing to say
+    problems = []
+    if config.get("appendonly") != "yes" and not config.get("save"):
+        problems.append("it keeps nothing on disk (no AOF, no snapshots)")
+    if policy and policy != "noeviction":
+        problems.append(f"maxmemory-policy is {policy}, so it may evict queued jobs")
+    return "; ".join(problems) or None
 
 
 def resolve_redis(supervisor: Supervisor, url: str, embedded: bool) -> str:
