@@ -154,7 +154,6 @@ class JobStore:
     def __init__(self, client: redis.Redis, ttl: int) -> None:
         self.redis = client
         self.ttl = ttl
-        self._create = client.register_script(script_source("create"))
         self._route = client.register_script(script_source("route"))
         self._start = client.register_script(script_source("start"))
         self._finish = client.register_script(script_source("finish"))
@@ -162,20 +161,6 @@ class JobStore:
         self._cancel = client.register_script(script_source("cancel"))
         self._reroute = client.register_script(script_source("reroute"))
         self._requeue = client.register_script(script_source("requeue"))
-
-    def create(
-        self,
-        job_id: str,
-        tenant: str,
-        fields: Mapping[str, Any],
-        message: QueuedMessage,
-        idempotency_key: str | None = None,
-        classify_deadline: float | None = None,
-    ) -> Created:
-        call_keys, args = _create_call(
-            job_id, tenant, fields, message, self.ttl, idempotency_key, classify_deadline
-        )
-        return _parse_created(self._create(keys=call_keys, args=args))
 
     def get(self, job_id: str) -> Job | None:
         return _parse_job(cast(dict[str, str], self.redis.hgetall(keys.job(job_id))))

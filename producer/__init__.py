@@ -1,5 +1,5 @@
 """The publishing side: submitting jobs."""
 
-from producer.submit import AsyncProducer, Producer, Submission
+from producer.submit import AsyncProducer, Submission
 
-__all__ = ["AsyncProducer", "Producer", "Submission"]
+__all__ = ["AsyncProducer", "Submission"]

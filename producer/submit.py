@@ -10,7 +10,7 @@ from typing import Any
 from laneway.celery_app import CLASSIFY_TASK, RUN_TASK
 from laneway.jobs import JobKind, JobStatus
 from laneway.lanes import CLASSIFY_QUEUE, Lane, queue_for
-from laneway.store import AsyncJobStore, Created, JobStore
+from laneway.store import AsyncJobStore, Created
 from laneway.wire import MessageFactory, Priority, QueuedMessage
 
 
@@ -102,31 +102,6 @@ class AsyncProducer:
     async def submit(self, submission: Submission) -> Created:
         job_id, fields, message = plan(submission, self.messages, self.deadline_seconds)
         return await self.store.create(
-            job_id,
-            submission.tenant,
-            fields,
-            message,
-            submission.idempotency_key,
-            classify_deadline(fields, self.classify_timeout),
-        )
-
-
-class Producer:
-    def __init__(
-        self,
-        store: JobStore,
-        messages: MessageFactory,
-        deadline_seconds: float,
-        classify_timeout: float,
-    ) -> None:
-        self.store = store
-        self.messages = messages
-        self.deadline_seconds = deadline_seconds
-        self.classify_timeout = classify_timeout
-
-    def submit(self, submission: Submission) -> Created:
-        job_id, fields, message = plan(submission, self.messages, self.deadline_seconds)
-        return self.store.create(
             job_id,
             submission.tenant,
             fields,

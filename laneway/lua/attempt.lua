@@ -1,12 +1,9 @@
 -- Close a failed attempt and open the next one, unless the job finished.
 -- KEYS: job
 -- ARGV: now, closed attempt json, next attempt json ('' for none)
-local status = redis.call('HGET', KEYS[1], 'status')
-if not status then
-  return 'missing'
-end
-if is_finished(status) then
-  return status
+local refused = refusal(KEYS[1])
+if refused then
+  return refused
 end
 append_attempt(KEYS[1], ARGV[2])
 if ARGV[3] ~= '' then

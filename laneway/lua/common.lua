@@ -3,6 +3,18 @@ local function is_finished(status)
   return status == 'succeeded' or status == 'failed' or status == 'cancelled'
 end
 
+-- Why a job must not change any more ('missing' or its final status), else nil.
+local function refusal(job_key)
+  local status = redis.call('HGET', job_key, 'status')
+  if not status then
+    return 'missing'
+  end
+  if is_finished(status) then
+    return status
+  end
+  return nil
+end
+
 -- Attempts live in one JSON array field; appending by string keeps this O(1)
 -- in Lua and needs no cjson round trip (attempts are produced by json.dumps).
 local function append_attempt(job_key, attempt)

@@ -1,12 +1,9 @@
 -- Record the final outcome once; a finished job is never overwritten.
 -- KEYS: job, events, final, [dead-letter stream]
 -- ARGV: closed attempt json ('' for none), event json, field, value, ...
-local status = redis.call('HGET', KEYS[1], 'status')
-if not status then
-  return 'missing'
-end
-if is_finished(status) then
-  return status
+local refused = refusal(KEYS[1])
+if refused then
+  return refused
 end
 if ARGV[1] ~= '' then
   append_attempt(KEYS[1], ARGV[1])

@@ -4,12 +4,9 @@
 -- KEYS: job, events, queue list
 -- ARGV: push command, task message, event json, closed attempt json ('' for none),
 --       countdown seconds, field, value, ...
-local status = redis.call('HGET', KEYS[1], 'status')
-if not status then
-  return 'missing'
-end
-if is_finished(status) then
-  return status
+local refused = refusal(KEYS[1])
+if refused then
+  return refused
 end
 if ARGV[4] ~= '' then
   append_attempt(KEYS[1], ARGV[4])

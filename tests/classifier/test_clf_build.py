@@ -31,8 +31,7 @@ def test_build_named_strategies() -> None:
 
 
 def test_auto_is_cascade_when_embeddings_are_installed() -> None:
-    if not embeddings_available():
-        pytest.skip("embeddings extra not installed")
+    assert embeddings_available(), "the embeddings extra is missing (make test installs it)"
     started = time.perf_counter()
     strategy = build_strategy(ClassifierConfig())
     try:
