@@ -3,16 +3,14 @@
 -- KEYS: job, events, final
 -- ARGV: now, event json, cancel channel
 -- Returns the status before the call ('missing' for an unknown job).
-local fields = redis.call('HMGET', KEYS[1], 'status', 'attempt_open')
-local status = fields[1]
-if not status then
-  return 'missing'
+local refused = refusal(KEYS[1])
+if refused then
+  return refused
 end
-if is_finished(status) then
-  return status
-end
-if fields[2] then
-  local closed = string.gsub(fields[2], '"outcome":"running"', '"outcome":"cancelled"', 1)
+local status = redis.call('HGET', KEYS[1], 'status')
+local open = redis.call('HGET', KEYS[1], 'attempt_open')
+if open then
+  local closed = string.gsub(open, '"outcome":"running"', '"outcome":"cancelled"', 1)
   append_attempt(KEYS[1], closed)
   redis.call('HDEL', KEYS[1], 'attempt_open')
 end

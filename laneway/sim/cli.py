@@ -7,10 +7,11 @@ from typing import Annotated
 import typer
 from pydantic import ValidationError
 
+from laneway.net import is_loopback
 from laneway.sim.config import SimConfig
 from laneway.sim.faults import FaultSettings
 from laneway.sim.profiles import PROFILES, get_profile
-from laneway.sim.server import is_loopback, serve
+from laneway.sim.server import serve
 
 _PROFILE_HELP = "Latency/size profile: " + "; ".join(
     f"{p.name} ({p.model}, ttft {p.ttft_ms:g} ms, "

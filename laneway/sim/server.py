@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import ipaddress
 import signal
 from types import FrameType
 
@@ -11,15 +10,6 @@ import uvicorn
 
 from laneway.sim.app import create_app
 from laneway.sim.config import SimConfig
-
-
-def is_loopback(host: str) -> bool:
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
 
 
 def _exit_cleanly(signum: int, frame: FrameType | None) -> None:
