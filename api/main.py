@@ -40,7 +40,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                 store,
                 MessageFactory(create_celery(settings)),
                 settings.retry.job_deadline_seconds,
-                settings.classifier.timeout_seconds,
+                settings.classifier.unclassified_after_seconds,
             ),
             keyring=KeyRing.from_env(settings.api.api_keys_env),
         )

@@ -83,7 +83,14 @@ def _default_lanes() -> dict[Lane, LaneConfig]:
 
 class ClassifierConfig(Strict):
     strategy: Literal["rules", "embedding", "llm", "cascade", "auto"] = "auto"
-    timeout_seconds: float = Field(default=2.0, gt=0)
+    timeout_seconds: float = Field(
+        default=2.0, gt=0, description="longest one classification may take (llm strategy)"
+    )
+    unclassified_after_seconds: float = Field(
+        default=15.0,
+        gt=0,
+        description="a job still unclassified this long after submission goes to general",
+    )
     confidence_threshold: float = Field(default=0.75, ge=0, le=1)
     cache_ttl_seconds: int = Field(default=3600, ge=0)
     examples_file: Path | None = None

@@ -85,7 +85,7 @@ def chaos(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[System, di
         },
         retry=RETRY,
         worker=WORKER,
-        classifier={"strategy": "rules", "timeout_seconds": 1.0},
+        classifier={"strategy": "rules", "timeout_seconds": 1.0, "unclassified_after_seconds": 1.5},
     )
     env = {k: v for k, v in os.environ.items() if not k.startswith("LANEWAY_")}
     env.update(LANEWAY_CONFIG=str(config), PYTHONUNBUFFERED="1")
@@ -381,6 +381,7 @@ def test_a_failing_classifier_still_routes_to_general(
             llm_base_url=llm.base_url,
             llm_model="sim-g2",
             timeout_seconds=1.0,
+            unclassified_after_seconds=1.5,
         )
     elif fault == "hangs":
         faults(state, "g2", hang_rate=1.0, hang_seconds=30)
@@ -391,6 +392,7 @@ def test_a_failing_classifier_still_routes_to_general(
             llm_base_url=llm.base_url,
             llm_model="sim-g2",
             timeout_seconds=0.5,
+            unclassified_after_seconds=1.5,
         )
     else:
         _swap_classifier(system, tmp_path)
@@ -405,4 +407,6 @@ def test_a_failing_classifier_still_routes_to_general(
             assert "did not answer within" in job["reason"]
     finally:
         faults(state, "g2", error_rate=0.0, hang_rate=0.0)
-        _swap_classifier(system, tmp_path, strategy="rules", timeout_seconds=1.0)
+        _swap_classifier(
+            system, tmp_path, strategy="rules", timeout_seconds=1.0, unclassified_after_seconds=1.5
+        )

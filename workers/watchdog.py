@@ -1,7 +1,7 @@
 """Background checks that keep jobs moving when parts of the system fail.
 
 - Classifier: when its workers are down, slow or crashing, a job still
-  unclassified ``classifier.timeout_seconds`` after submission goes to
+  unclassified ``classifier.unclassified_after_seconds`` after submission goes to
   ``general`` with that reason. ``route.lua`` routes a job only while it is
   queued, so the watchdog and a late classifier can race safely.
 - Lost messages: kombu's Redis transport pops a message before it records it
@@ -39,7 +39,7 @@ SCAN_LIMIT = 2000
 class Watchdog:
     def __init__(self, rt: Runtime) -> None:
         self._rt = rt
-        self._timeout = rt.settings.classifier.timeout_seconds
+        self._timeout = rt.settings.classifier.unclassified_after_seconds
         self._grace = rt.settings.retry.lost_message_grace_seconds
         self._recover = rt.redis.register_script(script_source("recover"))
         self._thread = threading.Thread(target=self._run, name="laneway-watchdog", daemon=True)
