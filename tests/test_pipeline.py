@@ -225,3 +225,29 @@ def test_metrics_count_jobs_across_processes(system: System) -> None:
     assert after['laneway_workers{role="fast-path"}'] >= 1
     assert 'laneway_queue_depth{queue="laneway.general"}' in after
     assert after['laneway_backend_breaker_open{backend="fast-a"}'] == 0
+
+
+def test_cli_submit_prints_job_lane_backend_and_answer(system: System) -> None:
+    import subprocess
+    import sys
+
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "laneway.cli",
+            "submit",
+            "--api",
+            system.api_url,
+            "write a python function that merges two sorted lists",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={**system.env, "COLUMNS": "200"},
+    )
+    assert result.returncode == 0, result.stderr
+    out = result.stdout
+    assert "job_" in out and "high-compute" in out and "succeeded" in out
+    assert "high-a" in out or "slow-a" in out
+    assert "answer" in out
