@@ -11,6 +11,7 @@ from pathlib import Path
 import redis
 
 from laneway.net import free_port
+from laneway.processes import terminate
 
 # Durability the broker needs: never evict a queued job, and persist every second.
 DURABLE_ARGS = (
@@ -97,12 +98,7 @@ class EmbeddedRedis:
     def stop(self, timeout: float = 10.0) -> None:
         if self.process is None or self.process.poll() is not None:
             return
-        self.process.terminate()
-        try:
-            self.process.wait(timeout)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait()
+        terminate(self.process, timeout)
 
 
 def client_options(asyncio: bool = False) -> dict[str, object]:

@@ -21,6 +21,7 @@ import httpx
 import pytest
 
 from laneway.net import free_port
+from laneway.processes import terminate
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 PYTHON_ENV = "LANEWAY_LLAMACPP_PYTHON"
@@ -116,15 +117,9 @@ class LlamaServer:
         return self.log_path.read_text(errors="replace")[-chars:]
 
     def stop(self, timeout: float = 10.0) -> int:
-        if self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait(timeout)
+        code = terminate(self.process, timeout)
         self.log.close()
-        return self.process.returncode
+        return code
 
 
 def start_llama_server(

@@ -13,6 +13,8 @@ from pathlib import Path
 
 import httpx
 
+from laneway.processes import terminate
+
 REPO_ROOT = Path(__file__).resolve().parents[1]
 _LISTENING = re.compile(r"listening on (http://\S+)/v1")
 
@@ -29,16 +31,10 @@ class SimBackendProcess:
 
     def stop(self, timeout: float = 5.0) -> int:
         """Terminate (SIGTERM, then SIGKILL if needed) and return the exit code."""
-        if self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait(timeout)
+        code = terminate(self.process, timeout)
         if self.process.stdout is not None:
             self.process.stdout.close()
-        return self.process.returncode
+        return code
 
 
 def start_sim_backend(*args: str, port: int = 0, timeout: float = 15.0) -> SimBackendProcess:

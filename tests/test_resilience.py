@@ -372,30 +372,22 @@ def test_a_failing_classifier_still_routes_to_general(
         if key.startswith("classify@"):
             r.hdel("laneway:workers", key)
     llm = state["sims"]["g2"]
-    if fault == "raises":
-        faults(state, "g2", error_rate=1.0)
-        _swap_classifier(
-            system,
-            tmp_path,
-            strategy="llm",
-            llm_base_url=llm.base_url,
-            llm_model="sim-g2",
-            timeout_seconds=1.0,
-            unclassified_after_seconds=1.5,
-        )
-    elif fault == "hangs":
-        faults(state, "g2", hang_rate=1.0, hang_seconds=30)
-        _swap_classifier(
-            system,
-            tmp_path,
-            strategy="llm",
-            llm_base_url=llm.base_url,
-            llm_model="sim-g2",
-            timeout_seconds=0.5,
-            unclassified_after_seconds=1.5,
-        )
-    else:
+    if fault == "down":
         _swap_classifier(system, tmp_path)
+    else:
+        if fault == "raises":
+            faults(state, "g2", error_rate=1.0)
+        else:
+            faults(state, "g2", hang_rate=1.0, hang_seconds=30)
+        _swap_classifier(
+            system,
+            tmp_path,
+            strategy="llm",
+            llm_base_url=llm.base_url,
+            llm_model="sim-g2",
+            timeout_seconds=1.0 if fault == "raises" else 0.5,
+            unclassified_after_seconds=1.5,
+        )
     try:
         started = time.monotonic()
         job = wait(system, submit(system, chat("write a python function that sorts a list")))
