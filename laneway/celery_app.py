@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import urlsplit
 
 from celery import Celery
 from kombu import Exchange, Queue  # type: ignore[attr-defined]
 
 from laneway.lanes import CLASSIFY_QUEUE, LANES, queue_for
 from laneway.settings import Settings, load_settings
+from laneway.transport import TRANSPORT
 
 CLASSIFY_TASK = "laneway.classify"
 RUN_TASK = "laneway.run"
@@ -34,6 +36,8 @@ def create_app(settings: Settings) -> Celery:
     app = Celery("laneway", set_as_current=False)
     app.conf.update(
         broker_url=settings.redis_url,
+        # TLS (rediss://) and Sentinel URLs keep kombu's stock transport.
+        broker_transport=TRANSPORT if urlsplit(settings.redis_url).scheme == "redis" else None,
         broker_transport_options=transport_options,
         broker_connection_retry_on_startup=True,
         result_backend=None,
