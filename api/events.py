@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import time
-from typing import cast
 
 import redis.asyncio as aioredis
 
 from api.streams import BLOCK_MS
 from laneway import keys
 from laneway.jobs import Job
-from laneway.store import AsyncJobStore, Outcome
+from laneway.store import AsyncJobStore, Outcome, first_outcome
 
 
 async def wait_final(client: aioredis.Redis, job_id: str, timeout: float) -> Outcome | None:
@@ -23,16 +22,17 @@ async def wait_final(client: aioredis.Redis, job_id: str, timeout: float) -> Out
     remaining = timeout
     deadline = time.monotonic() + timeout
     while remaining > 0:
-        block = max(1, min(BLOCK_MS, int(remaining * 1000)))
-        reply = cast(
-            list[tuple[str, list[tuple[str, dict[str, str]]]]],
-            await client.xread({keys.final(job_id): "0-0"}, count=1, block=block),
-        )
-        for _, entries in reply or []:
-            for _, fields in entries:
-                return Outcome.of(job_id, fields)
+        reply = await client.xread({keys.final(job_id): "0-0"}, count=1, block=block_ms(remaining))
+        outcome = first_outcome(job_id, reply)
+        if outcome is not None:
+            return outcome
         remaining = deadline - time.monotonic()
     return None
+
+
+def block_ms(seconds: float) -> int:
+    """One blocking read's share of a wait of ``seconds``."""
+    return max(1, min(BLOCK_MS, int(seconds * 1000)))
 
 
 async def wait_for_finish(

@@ -144,6 +144,14 @@ def _parse_created(reply: list[Any]) -> Created:
     return Created(job_id=str(reply[1]), created=bool(int(reply[0])), event_id=str(reply[2]))
 
 
+def first_outcome(job_id: str, reply: Any) -> Outcome | None:
+    """The outcome in an XREAD reply on a job's ``final`` stream, if any."""
+    for _, entries in reply or []:
+        for _, fields in entries:
+            return Outcome.of(job_id, fields)
+    return None
+
+
 def _parse_job(raw: Mapping[str, str]) -> Job | None:
     return Job.from_redis(dict(raw)) if raw else None
 
@@ -319,6 +327,32 @@ class AsyncJobStore:
             job_id, tenant, fields, message, self.ttl, idempotency_key, classify_deadline
         )
         return _parse_created(await self._create(keys=call_keys, args=args))
+
+    async def create_and_wait(
+        self,
+        job_id: str,
+        tenant: str,
+        fields: Mapping[str, Any],
+        message: QueuedMessage,
+        classify_deadline: float | None,
+        block_ms: int,
+    ) -> tuple[Created, Outcome | None]:
+        """Create the job and block for its outcome, in one round trip.
+
+        The blocking read is pipelined behind the create script, so the waiter is
+        in place before the job can finish and the API makes one call per job, not
+        two. No idempotency key here: the job id is ours, so the read can name it
+        before the script returns. The script goes as EVAL, not EVALSHA: after a
+        Redis restart a NOSCRIPT error would leave the read blocking for nothing.
+        """
+        call_keys, args = _create_call(
+            job_id, tenant, fields, message, self.ttl, None, classify_deadline
+        )
+        pipe = self.redis.pipeline(transaction=False)
+        pipe.eval(script_source("create"), len(call_keys), *call_keys, *args)
+        pipe.xread({keys.final(job_id): "0-0"}, count=1, block=block_ms)
+        created, reply = await pipe.execute()
+        return _parse_created(created), first_outcome(job_id, reply)
 
     async def outcome(self, job_id: str) -> Outcome | None:
         """The few fields an OpenAI-style answer needs, the result as stored JSON."""

@@ -10,7 +10,7 @@ from typing import Any
 from laneway.celery_app import CLASSIFY_TASK, RUN_TASK
 from laneway.jobs import JobKind, JobStatus
 from laneway.lanes import CLASSIFY_QUEUE, Lane, queue_for
-from laneway.store import AsyncJobStore, Created
+from laneway.store import AsyncJobStore, Created, Outcome
 from laneway.wire import MessageFactory, Priority, QueuedMessage
 
 
@@ -108,4 +108,23 @@ class AsyncProducer:
             message,
             submission.idempotency_key,
             classify_deadline(fields, self.classify_timeout),
+        )
+
+    async def submit_and_wait(
+        self, submission: Submission, block_ms: int
+    ) -> tuple[Created, Outcome | None]:
+        """Submit and block up to ``block_ms`` for the outcome, in one Redis round trip.
+
+        Without an idempotency key only (with one, the job may be an earlier one).
+        """
+        if submission.idempotency_key:
+            raise ValueError("submit_and_wait takes no idempotency key")
+        job_id, fields, message = plan(submission, self.messages, self.deadline_seconds)
+        return await self.store.create_and_wait(
+            job_id,
+            submission.tenant,
+            fields,
+            message,
+            classify_deadline(fields, self.classify_timeout),
+            block_ms,
         )

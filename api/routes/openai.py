@@ -14,7 +14,7 @@ from sse_starlette import EventSourceResponse
 
 from api.deps import ApiState, StateDep, TenantDep
 from api.errors import ApiError, error_body
-from api.events import wait_final
+from api.events import block_ms, wait_final
 from api.models import backend_model_name, model_entries, resolve_model
 from api.schemas import ChatCompletionRequest, CompletionRequest
 from api.streams import job_events
@@ -71,21 +71,27 @@ async def _serve(
     tenant: str,
 ) -> Response | EventSourceResponse:
     lane = resolve_model(body.model, state.settings)
-    created = await state.producer.submit(
-        Submission(
-            tenant=tenant,
-            kind=kind,
-            request=body.backend_request(),
-            route=lane,
-            prefer_model=backend_model_name(body.model),
-            idempotency_key=request.headers.get("idempotency-key"),
-        )
+    submission = Submission(
+        tenant=tenant,
+        kind=kind,
+        request=body.backend_request(),
+        route=lane,
+        prefer_model=backend_model_name(body.model),
+        idempotency_key=request.headers.get("idempotency-key"),
     )
-    job_id = created.job_id
-    if body.stream:
-        return await _stream(body, kind, job_id, created.event_id, state)
     timeout = state.settings.api.wait_timeout_seconds
-    outcome = await wait_final(state.redis, job_id, timeout) or await _outcome(state, job_id)
+    started = time.monotonic()
+    if body.stream or submission.idempotency_key:
+        created = await state.producer.submit(submission)
+        if body.stream:
+            return await _stream(body, kind, created.job_id, created.event_id, state)
+        outcome = None
+    else:
+        created, outcome = await state.producer.submit_and_wait(submission, block_ms(timeout))
+    job_id = created.job_id
+    if outcome is None:
+        remaining = timeout - (time.monotonic() - started)
+        outcome = await wait_final(state.redis, job_id, remaining) or await _outcome(state, job_id)
     if outcome.status == JobStatus.SUCCEEDED and outcome.result:
         return Response(outcome.result, media_type="application/json", headers=_headers(outcome))
     raise _job_error(outcome)
