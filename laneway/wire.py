@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 from celery import Celery
+from celery.utils.saferepr import saferepr
 
 Priority = Literal["high", "normal", "low"]
 
@@ -46,6 +47,47 @@ class MessageFactory:
     def __init__(self, app: Celery) -> None:
         self._amqp = app.amqp
         self._origin = "laneway"
+        self._templates: dict[str, Any] = {}
+
+    def _task_message(
+        self,
+        task_id: str,
+        task_name: str,
+        args: tuple[Any, ...],
+        countdown: float | None,
+        argsrepr: str | None,
+    ) -> tuple[dict[str, Any], dict[str, Any], Any]:
+        """Celery's protocol-2 headers, properties and body for the task.
+
+        ``as_task_v2`` is the source of truth; without a countdown only the id and
+        the arguments differ between two messages of a task, so its output is
+        kept per task name and copied (a test checks the two stay equal).
+        """
+        if countdown is not None:
+            message = self._amqp.as_task_v2(
+                task_id,
+                task_name,
+                args=args,
+                kwargs={},
+                countdown=countdown,
+                ignore_result=True,
+                origin=self._origin,
+                argsrepr=argsrepr,
+            )
+            return message.headers, message.properties, message.body
+        template = self._templates.get(task_name)
+        if template is None:
+            template = self._templates[task_name] = self._amqp.as_task_v2(
+                "", task_name, args=(), kwargs={}, ignore_result=True, origin=self._origin
+            )
+        headers = {
+            **template.headers,
+            "id": task_id,
+            "root_id": task_id,
+            "argsrepr": argsrepr if argsrepr is not None else saferepr(args),
+        }
+        properties = {**template.properties, "correlation_id": task_id}
+        return headers, properties, (args, {}, template.body[2])
 
     def build(
         self,
@@ -59,26 +101,19 @@ class MessageFactory:
         argsrepr: str | None = None,
     ) -> QueuedMessage:
         task_id = task_id or str(uuid.uuid4())
-        message = self._amqp.as_task_v2(
-            task_id,
-            task_name,
-            args=args,
-            kwargs={},
-            countdown=countdown,
-            ignore_result=True,
-            origin=self._origin,
-            argsrepr=argsrepr,
+        headers, properties, task_body = self._task_message(
+            task_id, task_name, args, countdown, argsrepr
         )
-        body = json.dumps(message.body, separators=(",", ":")).encode()
+        body = json.dumps(task_body, separators=(",", ":")).encode()
         delivery_tag = str(uuid.uuid4())
         step = _LOW_STEP if priority == "low" else 0
         envelope = {
             "body": base64.b64encode(body).decode(),
             "content-encoding": "utf-8",
             "content-type": "application/json",
-            "headers": message.headers,
+            "headers": headers,
             "properties": {
-                **message.properties,
+                **properties,
                 "delivery_mode": 2,
                 "delivery_info": {"exchange": "", "routing_key": queue},
                 "priority": step,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import json
 import time
 
@@ -251,3 +252,29 @@ def test_cli_submit_prints_job_lane_backend_and_answer(system: System) -> None:
     assert "job_" in out and "high-compute" in out and "succeeded" in out
     assert "high-a" in out or "slow-a" in out
     assert "answer" in out
+
+
+def test_task_messages_match_what_celery_itself_builds(system: System) -> None:
+    app = create_app(load_settings(system.config))
+    factory = MessageFactory(app)
+    for task, args, argsrepr in (
+        (RUN_TASK, ("job_1", "model-x", ["fast-path"], "high"), None),
+        ("laneway.classify", ("job_2", {"messages": []}, "normal"), "('job_2', <request>)"),
+    ):
+        built = json.loads(
+            factory.build(task, args, queue_for("general"), argsrepr=argsrepr).payload
+        )
+        task_id = built["headers"]["id"]
+        expected = app.amqp.as_task_v2(
+            task_id,
+            task,
+            args=args,
+            kwargs={},
+            ignore_result=True,
+            origin="laneway",
+            argsrepr=argsrepr,
+        )
+        assert built["headers"] == expected.headers
+        assert {k: built["properties"][k] for k in expected.properties} == expected.properties
+        body = json.loads(base64.b64decode(built["body"]))
+        assert body == json.loads(json.dumps(expected.body))
