@@ -421,6 +421,10 @@ def main(
         )
         if errors:
             print(f"failure types        {dict(errors)}")
+        for job_id, view in views.items():
+            if view.get("status") == "failed":
+                stream = " (streaming)" if (view.get("request") or {}).get("stream") else ""
+                print(f"  failed {job_id}{stream}: {str(view.get('error'))[:160]}")
         restarts = sum(1 for c in system.supervisor.children if c.name.startswith("sim-")) - len(
             system.sims
         )

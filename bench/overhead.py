@@ -4,6 +4,9 @@ Measured with a zero-delay sim backend on the same machine, interleaved
 request by request so that machine noise hits every series alike:
   (a) a direct call to the backend (POST /v1/chat/completions),
   (b) a bare one-task Celery round trip on the same Redis (delay() + get()),
+      stock Celery and kombu: the baseline of the target,
+  (b') the same bare round trip on laneway's kombu transport, for reference
+      (what the transport alone saves; see laneway/transport.py),
   (c) submit → result through laneway's OpenAI endpoint (one call: the job is
       classified, routed, run by a lane worker and its result returned),
   (d) submit → result through the native jobs API (POST /v1/jobs, then
@@ -16,7 +19,6 @@ then jobs/s through laneway's OpenAI endpoint with the lane workers saturated.
 from __future__ import annotations
 
 import asyncio
-import os
 import statistics
 import sys
 import time
@@ -43,11 +45,19 @@ def chat_body(prompt: str, model: str) -> dict[str, object]:
     return {"model": model, "messages": [{"role": "user", "content": prompt}], "max_tokens": 16}
 
 
-def start_bare_celery(system: BenchSystem) -> Callable[[], object]:
+def start_bare_celery(system: BenchSystem, transport: str = "") -> Callable[[], object]:
+    """A bare Celery worker on the bench's Redis; returns one round trip (delay + get)."""
     here = str(Path(__file__).resolve().parent)
-    env = {**system.env, "BARE_REDIS_URL": system.redis_url, "PYTHONPATH": here}
+    queue = f"bare-{transport or 'stock'}"
+    env = {
+        **system.env,
+        "BARE_REDIS_URL": system.redis_url,
+        "BARE_QUEUE": queue,
+        "BARE_TRANSPORT": transport,
+        "PYTHONPATH": here,
+    }
     system.supervisor.spawn(
-        "bare-worker",
+        queue,
         [
             sys.executable,
             "-m",
@@ -60,7 +70,7 @@ def start_bare_celery(system: BenchSystem) -> Callable[[], object]:
             "-c",
             "8",
             "-Q",
-            "bare",
+            queue,
             "--without-gossip",
             "--without-mingle",
             "--loglevel",
@@ -68,10 +78,11 @@ def start_bare_celery(system: BenchSystem) -> Callable[[], object]:
         ],
         env,
     )
-    os.environ["BARE_REDIS_URL"] = system.redis_url
     sys.path.insert(0, here)
-    from bare_celery import echo
+    from bare_celery import LANEWAY_TRANSPORT, make_app
 
+    app = make_app(system.redis_url, queue, LANEWAY_TRANSPORT if transport else None)
+    echo = app.tasks["bare.echo"]
     echo.delay("warm").get(timeout=60)
     return lambda: echo.delay("x").get(timeout=10)
 
@@ -80,6 +91,7 @@ def latency_series(system: BenchSystem, n: int) -> dict[str, list[float]]:
     direct = httpx.Client(base_url=system.sim_urls["fast-path"], timeout=30)
     api = httpx.Client(base_url=system.api_url, timeout=30)
     bare = start_bare_celery(system)
+    bare_laneway = start_bare_celery(system, transport="laneway")
     counter = iter(range(10**9))
 
     def call_direct() -> None:
@@ -99,6 +111,7 @@ def latency_series(system: BenchSystem, n: int) -> dict[str, list[float]]:
     series: dict[str, Callable[[], object]] = {
         "direct": call_direct,
         "bare": bare,
+        "bare_laneway": bare_laneway,
         "openai": call_openai,
         "native": call_native,
     }
@@ -137,6 +150,7 @@ def main(
     direct, bare = statistics.median(times["direct"]), statistics.median(times["bare"])
     print(f"(a) direct call to the backend        {summary(times['direct'])}")
     print(f"(b) bare Celery round trip            {summary(times['bare'])}")
+    print(f"(b') the same on laneway's transport  {summary(times['bare_laneway'])}")
     print(f"(c) submit → result, OpenAI endpoint  {summary(times['openai'])}")
     print(f"(d) submit → result, jobs API + wait  {summary(times['native'])}")
     for label, name in (("(c)", "openai"), ("(d)", "native")):

@@ -38,7 +38,9 @@ def run_worker(
     pool = pool or default_pool(settings, role)
     if role == CLASSIFY_ROLE:
         queue = CLASSIFY_QUEUE
-        concurrency = concurrency or 8
+        # The solo pool runs one task at a time: a concurrency above 1 would only
+        # make the worker reserve messages other classifier workers could take.
+        concurrency = 1 if pool == "solo" else concurrency or 8
     else:
         queue = queue_for(role)  # type: ignore[arg-type]
         concurrency = concurrency or settings.lanes[role].worker_concurrency  # type: ignore[index]
