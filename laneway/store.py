@@ -196,7 +196,15 @@ class JobStore:
         )
         if reply[0] != "ok":
             return Started(outcome=str(reply[0]))
-        return Started("ok", json.loads(reply[1]), str(reply[2]), int(reply[3]), float(reply[4]))
+        request, kind, deliveries, deadline_at, streamed = reply[1:6]
+        return Started(
+            "ok",
+            json.loads(request),
+            str(kind),
+            int(deliveries),
+            float(deadline_at),
+            streamed=str(streamed) not in ("", "0"),
+        )
 
     def reroute(
         self,

@@ -286,6 +286,30 @@ def test_sigkill_during_a_backend_call_is_redelivered_once(
     assert final_events(system.redis, job_id) == ["succeeded"]  # exactly one result
 
 
+def test_a_worker_dying_mid_stream_fails_the_job_instead_of_answering_twice(
+    chaos: tuple[System, dict[str, Any]],
+) -> None:
+    """Clients may already have shown the first delivery's tokens: a redelivery must
+    not stream a second answer after them."""
+    system, _ = chaos
+    body = {**chat("write a python function", route="high-compute"), "stream": True}
+    job_id = submit(system, {**body, "max_tokens": 6000})  # ~3 s of tokens at 2000/s
+    deadline = time.monotonic() + 10
+    while not system.redis.hget(keys.job(job_id), "streamed"):
+        assert time.monotonic() < deadline, "the job never started streaming"
+        time.sleep(0.02)
+    victim = system.workers.pop("worker-high-compute")
+    os.kill(victim.process.pid, signal.SIGKILL)
+    victim.process.wait(10)
+    system.start_worker("high-compute")
+    job = wait(system, job_id, timeout=40)  # visibility timeout, then kombu's restore cycle
+    assert job["status"] == "failed", json.dumps(job)[:3000]
+    assert job["error_type"] == "lost"
+    assert "died mid-stream" in job["error"]
+    assert job["deliveries"] == 2
+    assert final_events(system.redis, job_id) == ["failed"]
+
+
 def test_a_message_lost_by_a_dying_worker_is_sent_again(
     chaos: tuple[System, dict[str, Any]],
 ) -> None:
