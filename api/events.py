@@ -35,9 +35,11 @@ def block_ms(seconds: float) -> int:
     return max(1, min(BLOCK_MS, int(seconds * 1000)))
 
 
-async def wait_for_finish(
-    client: aioredis.Redis, store: AsyncJobStore, job_id: str, timeout: float
-) -> Job | None:
+async def wait_for_finish(store: AsyncJobStore, job_id: str, timeout: float) -> Job | None:
     """The job once it has finished, or as it stands when ``timeout`` runs out."""
-    await wait_final(client, job_id, timeout)
-    return await store.get(job_id)
+    deadline = time.monotonic() + timeout
+    while True:
+        remaining = deadline - time.monotonic()
+        finished, job = await store.wait_and_get(job_id, block_ms(remaining))
+        if finished or job is None or remaining <= BLOCK_MS / 1000:
+            return job

@@ -373,6 +373,18 @@ class AsyncJobStore:
             return None
         return Outcome(job_id, status, *values[1:])
 
+    async def wait_and_get(self, job_id: str, block_ms: int) -> tuple[bool, Job | None]:
+        """Block up to ``block_ms`` for the job to finish, then read it: one round trip.
+
+        The read is pipelined behind the blocking XREAD on the same connection, so
+        Redis runs it the moment the read returns. Returns (finished, job).
+        """
+        pipe = self.redis.pipeline(transaction=False)
+        pipe.xread({keys.final(job_id): "0-0"}, count=1, block=block_ms)
+        pipe.hgetall(keys.job(job_id))
+        reply, raw = await pipe.execute()
+        return bool(reply), _parse_job(cast(dict[str, str], raw))
+
     async def get(self, job_id: str) -> Job | None:
         raw = await self.redis.hgetall(keys.job(job_id))
         return _parse_job(cast(dict[str, str], raw))

@@ -278,3 +278,16 @@ def test_task_messages_match_what_celery_itself_builds(system: System) -> None:
         assert {k: built["properties"][k] for k in expected.properties} == expected.properties
         body = json.loads(base64.b64decode(built["body"]))
         assert body == json.loads(json.dumps(expected.body))
+
+
+def test_a_long_poll_returns_the_job_as_it_stands_when_the_wait_runs_out(system: System) -> None:
+    body = {**chat("write a python function"), "model": "sim-slow", "max_tokens": 40}
+    with system.client() as client:
+        job_id = client.post("/v1/jobs", json=body).json()["id"]  # ~1 s at 40 tokens/s
+        started = time.monotonic()
+        early = client.get(f"/v1/jobs/{job_id}", params={"wait": 0.3})
+        waited = time.monotonic() - started
+        assert early.status_code == 200
+        assert early.json()["status"] in ("queued", "routed", "running")
+        assert 0.25 <= waited < 0.9
+        assert wait_job(client, job_id)["status"] == "succeeded"

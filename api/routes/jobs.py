@@ -97,7 +97,7 @@ async def get_job(
     job = await owned_job(state, tenant, job_id)
     if wait > 0 and not job.status.finished:
         timeout = min(wait, state.settings.api.wait_timeout_seconds)
-        job = await wait_for_finish(state.redis, state.store, job_id, timeout) or job
+        job = await wait_for_finish(state.store, job_id, timeout) or job
     return JobView.of(job)
 
 
