@@ -35,6 +35,8 @@ def model_entries(settings: Settings) -> list[ModelEntry]:
 
 def resolve_model(name: str, settings: Settings) -> Lane | None:
     """The lane a model name forces, ``None`` to classify; 404 for unknown names."""
+    if name == AUTO:
+        return None
     for entry in model_entries(settings):
         if entry.id == name:
             return entry.lane

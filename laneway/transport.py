@@ -39,6 +39,7 @@ from kombu.utils.json import dumps
 log = logging.getLogger(__name__)
 
 _REPLIES_PER_OP = 2
+_CONNECTION_ERRORS = (redis.ConnectionError, redis.TimeoutError)
 
 
 class UnackedWriter:
@@ -55,6 +56,8 @@ class UnackedWriter:
         self._index_key = prefix + channel.unacked_index_key
         self._lock = threading.Lock()
         self._conn: Any = None
+        self._packer = self._new_connection()
+        """Never connected: packs commands the way the connection will send them."""
         self._unconfirmed: deque[list[bytes]] = deque()
         self._partial = 0
 
@@ -77,45 +80,62 @@ class UnackedWriter:
         """Ops sent whose replies have not all been read yet."""
         return len(self._unconfirmed)
 
-    def sync(self, timeout: float = 30.0) -> None:
-        """Wait until Redis has applied every command sent so far."""
+    def sync(self, timeout: float = 10.0) -> None:
+        """Wait until Redis has applied every op sent so far (up to ``timeout``).
+
+        Never waits longer: a worker shutting down while Redis is away must
+        still stop. Ops left unconfirmed stay queued for the next send.
+        """
         deadline = time.monotonic() + timeout
+        delay = 0.05
         with self._lock:
             while self._unconfirmed:
                 try:
+                    if self._conn is None:
+                        self._resend()
                     self._read(block=True)
-                except (redis.ConnectionError, redis.TimeoutError) as exc:
-                    if time.monotonic() > deadline:
-                        log.error("unacked records not confirmed by Redis: %r", exc)
+                except _CONNECTION_ERRORS as exc:
+                    self._drop_connection()
+                    if time.monotonic() + delay > deadline:
+                        log.error(
+                            "%d unacked-record ops not confirmed by Redis: %r",
+                            len(self._unconfirmed),
+                            exc,
+                        )
                         return
-                    self._resend(exc)
+                    time.sleep(delay)
+                    delay = min(delay * 2, 1.0)
 
     def close(self) -> None:
         self.sync()
         with self._lock:
-            if self._conn is not None:
-                self._conn.disconnect()
-                self._conn = None
+            self._drop_connection()
 
     def _send(self, *commands: tuple[Any, ...]) -> None:
-        with self._lock:
-            conn = self._connection()
-            packed = conn.pack_commands(commands)
-            self._unconfirmed.append(packed)
-            try:
-                conn.send_packed_command(packed, check_health=False)
-                self._read(block=False)
-            except (redis.ConnectionError, redis.TimeoutError) as exc:
-                self._resend(exc)
+        """Queue one op and send it (with any earlier op a broken connection left unsent).
 
-    def _connection(self) -> Any:
-        if self._conn is None:
-            # A connection of its own: replies are read late, so no other
-            # command may share it (and no health-check PING may run on it).
-            pool = self._channel.pool
-            kwargs = {**pool.connection_kwargs, "health_check_interval": 0}
-            self._conn = pool.connection_class(**kwargs)
-        return self._conn
+        Raises kombu's connection errors as stock kombu does when Redis is away;
+        the op stays queued and goes out, in order, with the next send that works.
+        """
+        with self._lock:
+            self._unconfirmed.append(self._packer.pack_commands(commands))
+            try:
+                if self._conn is None:
+                    self._resend()
+                else:
+                    self._conn.send_packed_command(self._unconfirmed[-1], check_health=False)
+                self._read(block=False)
+            except _CONNECTION_ERRORS as exc:
+                log.warning("unacked records: %r; sending %d again", exc, len(self._unconfirmed))
+                self._drop_connection()
+                self._resend()  # one more try on a new connection, else raise
+
+    def _new_connection(self) -> Any:
+        # A connection of its own: replies are read late, so no other command
+        # may share it (and no health-check PING may run on it).
+        pool = self._channel.pool
+        kwargs = {**pool.connection_kwargs, "health_check_interval": 0}
+        return pool.connection_class(**kwargs)
 
     def _read(self, block: bool) -> None:
         """Read the replies that have arrived (every outstanding one when ``block``)."""
@@ -130,24 +150,23 @@ class UnackedWriter:
                 self._unconfirmed.popleft()
                 self._partial = 0
 
-    def _resend(self, exc: Exception) -> None:
-        """Send every unconfirmed op again on a new connection, until that works."""
-        delay = 0.1
-        while True:
-            log.warning("unacked records: %r; sending %d again", exc, len(self._unconfirmed))
-            if self._conn is not None:
-                self._conn.disconnect()
-                self._conn = None
-            self._partial = 0
-            try:
-                conn = self._connection()
-                for packed in self._unconfirmed:
-                    conn.send_packed_command(packed, check_health=False)
-                return
-            except (redis.ConnectionError, redis.TimeoutError) as retry:
-                exc = retry
-                time.sleep(delay)
-                delay = min(delay * 2, 2.0)
+    def _resend(self) -> None:
+        """Send every unconfirmed op, oldest first, on a new connection."""
+        conn = self._new_connection()
+        try:
+            for packed in self._unconfirmed:
+                conn.send_packed_command(packed, check_health=False)
+        except _CONNECTION_ERRORS:
+            conn.disconnect()
+            raise
+        self._conn = conn
+        self._partial = 0
+
+    def _drop_connection(self) -> None:
+        if self._conn is not None:
+            self._conn.disconnect()
+            self._conn = None
+        self._partial = 0
 
 
 class QoS(kombu_redis.QoS):

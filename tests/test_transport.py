@@ -6,6 +6,7 @@ A Redis server of its own per test: one test kills every client connection.
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -130,3 +131,26 @@ def test_unacked_messages_are_restored_when_the_channel_closes(
     assert json.loads(r.lindex("jobs", 0) or "{}")["properties"]["delivery_tag"] == (
         message.delivery_tag
     )
+
+
+def test_while_redis_is_away_acks_fail_like_kombus_and_go_out_once_it_is_back(
+    server: EmbeddedRedis, r: redis.Redis
+) -> None:
+    with Connection(server.url, transport=TRANSPORT) as conn:
+        publish(conn, {"n": 1})
+        [message] = receive(conn)
+        writer = qos_of(message).writer
+        writer.sync()
+        server.stop()
+        with pytest.raises(redis.ConnectionError):
+            message.channel.qos.ack(message.delivery_tag)  # stock kombu raises too
+        started = time.monotonic()
+        writer.sync(timeout=0.5)  # a worker stopping now must not hang on Redis
+        assert time.monotonic() - started < 2
+        assert writer.pending == 1, "the ack is kept, not dropped"
+        server.start()
+        assert r.hexists("unacked", message.delivery_tag)  # kept by the AOF meanwhile
+        writer.sync()
+        assert writer.pending == 0
+        assert r.hlen("unacked") == 0, "the ack went out once Redis was back"
+        assert r.zcard("unacked_index") == 0
