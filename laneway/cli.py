@@ -280,6 +280,7 @@ def up(
     """Start the whole system on loopback: Redis, API, classifier, lane workers, Flower, sims."""
     from laneway.supervisor import (
         Supervisor,
+        persistence_warning,
         resolve_redis,
         start_sim_backends,
         wait_ready,
@@ -304,6 +305,12 @@ def up(
         redis_url = resolve_redis(
             sup, os.environ.get("REDIS_URL") or settings.redis_url, embedded_redis
         )
+        risk = None if sup.embedded_redis else persistence_warning(redis_url)
+        if risk:
+            console.print(
+                f"[yellow]warning:[/yellow] the Redis at {redis_url} could lose jobs: {risk}. "
+                "Use `laneway up --embedded-redis` for a durable one (AOF on)."
+            )
         env = {k: v for k, v in os.environ.items() if not k.startswith("LANEWAY_CONFIG")}
         env["PYTHONUNBUFFERED"] = "1"
         lanes = {name: lane.model_copy() for name, lane in settings.lanes.items()}

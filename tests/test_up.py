@@ -11,6 +11,8 @@ from pathlib import Path
 
 import httpx
 
+from laneway.redis_server import EmbeddedRedis
+
 
 def processes_mentioning(marker: str) -> list[int]:
     """Processes whose environment or command line contains ``marker``."""
@@ -76,3 +78,26 @@ def test_up_starts_everything_demo_works_and_ctrl_c_leaves_nothing(tmp_path: Pat
     time.sleep(0.5)
     assert processes_mentioning(str(data)) == []
     assert (data / "redis" / "appendonlydir").exists() or list((data / "redis").glob("*.aof"))
+
+
+LANEWAY_UP = [sys.executable, "-m", "laneway.cli", "up"]
+
+
+def test_up_on_a_redis_that_keeps_nothing_says_so(tmp_path: Path) -> None:
+    volatile = EmbeddedRedis(tmp_path / "volatile", durable=False).start()
+    try:
+        env = {k: v for k, v in os.environ.items() if not k.startswith("LANEWAY_")}
+        done = subprocess.run(
+            [*LANEWAY_UP, "--exit", "--no-flower", "--data-dir", str(tmp_path / "data")],
+            env={**env, "REDIS_URL": volatile.url, "COLUMNS": "200"},
+            cwd=tmp_path,
+            capture_output=True,
+            text=True,
+            timeout=180,
+        )
+    finally:
+        volatile.stop()
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert f"the Redis at {volatile.url} could lose jobs" in done.stdout, done.stdout
+    assert "keeps nothing on disk" in done.stdout
+    assert not processes_mentioning(str(tmp_path / "data"))
