@@ -269,8 +269,8 @@ class BackendClient:
 
 
 class Balancer:
-    """Least in-flight calls per unit of weight, among this process's calls; ties are
-    broken at random in proportion to weight.
+    """Least in-flight calls per unit of weight, among this process's calls, on backends
+    below their ``max_concurrency``; ties are broken at random in proportion to weight.
 
     With prefetch 1 and acks_late, Celery already hands each job to the least
     busy worker; this spreads one worker's calls over the lane's backends.
@@ -296,6 +296,11 @@ class Balancer:
                 return None
             preferred = [b for b in candidates if b.model == prefer_model]
             candidates = preferred or candidates
+            # A backend at its max_concurrency takes no more calls while another has
+            # room (the lane's worker concurrency never exceeds their sum together).
+            candidates = [
+                b for b in candidates if self._in_flight[b.name] < b.max_concurrency
+            ] or candidates
             best = min(self._in_flight[b.name] / b.weight for b in candidates)
             ties = [b for b in candidates if self._in_flight[b.name] / b.weight == best]
             return random.choices(ties, weights=[b.weight for b in ties])[0]
