@@ -17,6 +17,8 @@ from fastapi.responses import JSONResponse
 from redis.exceptions import RedisError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from laneway.store import QueueFull
+
 log = logging.getLogger(__name__)
 
 _TYPES = {
@@ -108,6 +110,14 @@ def install(app: FastAPI, *, validation_status: int = 422) -> None:
         # OpenAI-compatible routes answer 400 like OpenAI; the native API says 422.
         status = 400 if request.url.path in OPENAI_PATHS else validation_status
         return JSONResponse(error_body(status, message, param, "invalid_value"), status_code=status)
+
+    @app.exception_handler(QueueFull)
+    async def _queue_full(_: Request, exc: QueueFull) -> JSONResponse:
+        return JSONResponse(
+            error_body(429, f"{exc}; try again shortly", code="queue_full"),
+            status_code=429,
+            headers={"Retry-After": "1"},
+        )
 
     @app.exception_handler(RedisError)
     async def _store_down(_: Request, exc: RedisError) -> JSONResponse:

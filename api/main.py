@@ -11,6 +11,7 @@ from fastapi import FastAPI
 from api import errors
 from api.auth import KeyRing
 from api.deps import ApiState
+from api.limits import BodyLimit
 from api.routes import health, jobs, metrics, openai
 from laneway.celery_app import create_app as create_celery
 from laneway.redis_server import client_options
@@ -36,12 +37,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             settings=settings,
             redis=client,
             store=store,
-            producer=AsyncProducer(
-                store,
-                MessageFactory(create_celery(settings)),
-                settings.retry.job_deadline_seconds,
-                settings.classifier.unclassified_after_seconds,
-            ),
+            producer=AsyncProducer(store, MessageFactory(create_celery(settings)), settings),
             keyring=KeyRing.from_env(settings.api.api_keys_env),
         )
         yield
@@ -54,6 +50,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         lifespan=lifespan,
     )
     errors.install(app)
+    app.add_middleware(BodyLimit, max_bytes=settings.api.max_body_bytes)
     app.include_router(jobs.router)
     app.include_router(openai.router)
     app.include_router(health.router)

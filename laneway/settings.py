@@ -35,7 +35,9 @@ class BackendConfig(Strict):
     base_url: str = Field(description="OpenAI API root, e.g. http://127.0.0.1:8080/v1")
     model: str = Field(min_length=1, description="model name sent to the backend")
     weight: float = Field(default=1.0, gt=0)
-    max_concurrency: int = Field(default=16, ge=1)
+    max_concurrency: int = Field(
+        default=16, ge=1, description="most calls one worker process makes to it at once"
+    )
     context_window: int = Field(default=8192, ge=1, description="tokens")
     price_per_1k_input: float = Field(default=0.0, ge=0)
     price_per_1k_output: float = Field(default=0.0, ge=0)
@@ -62,7 +64,11 @@ class LaneConfig(Strict):
     concurrency: int | None = Field(
         default=None, ge=1, description="in-flight backend calls per worker [default per lane]"
     )
-    max_queue_depth: int = Field(default=10_000, ge=1, description="reject submits above this")
+    max_queue_depth: int = Field(
+        default=10_000,
+        ge=1,
+        description="refuse submits routed here (429) while the lane's queue is this deep",
+    )
 
     @property
     def fallback_chain(self) -> list[Lane]:
@@ -70,7 +76,13 @@ class LaneConfig(Strict):
 
     @property
     def worker_concurrency(self) -> int:
-        return self.concurrency or 8
+        """Calls one worker process makes at once: the lane's ``concurrency``, but never
+        more than its backends' ``max_concurrency`` together (a message a worker cannot
+        call a backend for is better left in the queue for another worker)."""
+        wanted = self.concurrency or 8
+        if not self.backends:
+            return wanted
+        return min(wanted, sum(b.max_concurrency for b in self.backends))
 
 
 def _default_lanes() -> dict[Lane, LaneConfig]:
@@ -90,6 +102,11 @@ class ClassifierConfig(Strict):
         default=15.0,
         gt=0,
         description="a job still unclassified this long after submission goes to general",
+    )
+    max_queue_depth: int = Field(
+        default=10_000,
+        ge=1,
+        description="refuse submits (429) while the classify queue is this deep",
     )
     confidence_threshold: float = Field(default=0.75, ge=0, le=1)
     cache_ttl_seconds: int = Field(default=3600, ge=0)

@@ -79,6 +79,7 @@ def _create_call(
     ttl: int,
     idempotency_key: str | None,
     classify_deadline: float | None,
+    max_depth: int,
 ) -> tuple[list[str], list[str]]:
     call_keys = [
         keys.job(job_id),
@@ -86,6 +87,7 @@ def _create_call(
         keys.tenant_jobs(tenant),
         message.list_key,
         keys.CLASSIFY_DEADLINES,
+        keys.final(job_id),
     ]
     if idempotency_key:
         call_keys.append(keys.idempotency(tenant, idempotency_key))
@@ -93,7 +95,12 @@ def _create_call(
     event = status_event(status, lane=fields.get("lane"))
     deadline = str(classify_deadline) if classify_deadline is not None else ""
     args = [job_id, str(ttl), str(fields["created_at"]), message.push, message.payload, event]
-    return call_keys, [*args, deadline, *flatten({**fields, **message.tracking()})]
+    return call_keys, [
+        *args,
+        deadline,
+        str(max_depth),
+        *flatten({**fields, **message.tracking()}),
+    ]
 
 
 @dataclass(frozen=True, slots=True)
@@ -140,7 +147,18 @@ EVENTS_MAXLEN = 2000
 """Entries kept per job event stream (approximately); chunks are batched per entry."""
 
 
-def _parse_created(reply: list[Any]) -> Created:
+class QueueFull(Exception):
+    """The queue a new job would join is at its ``max_queue_depth``: nothing was written."""
+
+    def __init__(self, queue: str, depth: int) -> None:
+        super().__init__(f"queue {queue} is full ({depth} jobs waiting)")
+        self.queue = queue
+        self.depth = depth
+
+
+def _parse_created(reply: list[Any], message: QueuedMessage) -> Created:
+    if int(reply[0]) < 0:
+        raise QueueFull(message.queue, int(reply[2]))
     return Created(job_id=str(reply[1]), created=bool(int(reply[0])), event_id=str(reply[2]))
 
 
@@ -330,11 +348,14 @@ class AsyncJobStore:
         message: QueuedMessage,
         idempotency_key: str | None = None,
         classify_deadline: float | None = None,
+        max_depth: int = 0,
     ) -> Created:
+        """Write the job and push its first task; ``max_depth`` (0: none) bounds the
+        queue it joins (:class:`QueueFull` when reached)."""
         call_keys, args = _create_call(
-            job_id, tenant, fields, message, self.ttl, idempotency_key, classify_deadline
+            job_id, tenant, fields, message, self.ttl, idempotency_key, classify_deadline, max_depth
         )
-        return _parse_created(await self._create(keys=call_keys, args=args))
+        return _parse_created(await self._create(keys=call_keys, args=args), message)
 
     async def create_and_wait(
         self,
@@ -344,6 +365,7 @@ class AsyncJobStore:
         message: QueuedMessage,
         classify_deadline: float | None,
         block_ms: int,
+        max_depth: int = 0,
     ) -> tuple[Created, Outcome | None]:
         """Create the job and block for its outcome, in one round trip.
 
@@ -354,13 +376,13 @@ class AsyncJobStore:
         Redis restart a NOSCRIPT error would leave the read blocking for nothing.
         """
         call_keys, args = _create_call(
-            job_id, tenant, fields, message, self.ttl, None, classify_deadline
+            job_id, tenant, fields, message, self.ttl, None, classify_deadline, max_depth
         )
         pipe = self.redis.pipeline(transaction=False)
         pipe.eval(script_source("create"), len(call_keys), *call_keys, *args)
         pipe.xread({keys.final(job_id): "0-0"}, count=1, block=block_ms)
         created, reply = await pipe.execute()
-        return _parse_created(created), first_outcome(job_id, reply)
+        return _parse_created(created, message), first_outcome(job_id, reply)
 
     async def outcome(self, job_id: str) -> Outcome | None:
         """The few fields an OpenAI-style answer needs, the result as stored JSON."""

@@ -38,6 +38,11 @@ class QueuedMessage:
     task_id: str
     delivery_tag: str
 
+    @property
+    def queue(self) -> str:
+        """The Celery queue the message joins (its list key without a priority step)."""
+        return self.list_key.split(_PRIORITY_SEP, 1)[0]
+
     def tracking(self) -> dict[str, str]:
         """Job fields that let the lost-message sweeper find this message."""
         return {"message_tag": self.delivery_tag, "message_key": self.list_key}

@@ -10,6 +10,7 @@ from typing import Any
 from laneway.celery_app import CLASSIFY_TASK, RUN_TASK
 from laneway.jobs import JobKind, JobStatus
 from laneway.lanes import CLASSIFY_QUEUE, Lane, queue_for
+from laneway.settings import Settings
 from laneway.store import AsyncJobStore, Created, Outcome
 from laneway.wire import MessageFactory, Priority, QueuedMessage
 
@@ -87,19 +88,18 @@ def classify_deadline(fields: dict[str, Any], classify_timeout: float) -> float 
 
 
 class AsyncProducer:
-    def __init__(
-        self,
-        store: AsyncJobStore,
-        messages: MessageFactory,
-        deadline_seconds: float,
-        classify_timeout: float,
-    ) -> None:
+    def __init__(self, store: AsyncJobStore, messages: MessageFactory, settings: Settings) -> None:
         self.store = store
         self.messages = messages
-        self.deadline_seconds = deadline_seconds
-        self.classify_timeout = classify_timeout
+        self.deadline_seconds = settings.retry.job_deadline_seconds
+        self.classify_timeout = settings.classifier.unclassified_after_seconds
+        self.max_depth = {CLASSIFY_QUEUE: settings.classifier.max_queue_depth} | {
+            queue_for(lane): config.max_queue_depth for lane, config in settings.lanes.items()
+        }
+        """Backpressure: the deepest each queue may be for a submit to join it."""
 
     async def submit(self, submission: Submission) -> Created:
+        """Write the job and its first task; :class:`QueueFull` when that queue is full."""
         job_id, fields, message = plan(submission, self.messages, self.deadline_seconds)
         return await self.store.create(
             job_id,
@@ -108,6 +108,7 @@ class AsyncProducer:
             message,
             submission.idempotency_key,
             classify_deadline(fields, self.classify_timeout),
+            self.max_depth.get(message.queue, 0),
         )
 
     async def submit_and_wait(
@@ -127,4 +128,5 @@ class AsyncProducer:
             message,
             classify_deadline(fields, self.classify_timeout),
             block_ms,
+            self.max_depth.get(message.queue, 0),
         )

@@ -1,17 +1,34 @@
 -- Create a job and enqueue its first task atomically: a job never exists
 -- without its task, and a task never exists without its job.
--- KEYS: job, events, tenant index, queue list, classify deadlines, [idempotency key]
+-- KEYS: job, events, tenant index, queue list, classify deadlines, final, [idempotency key]
 -- ARGV: job id, ttl, now, push command, task message, event json,
---       classify deadline ('' when the job skips the classifier), field, value, ...
+--       classify deadline ('' when the job skips the classifier),
+--       max queue depth (0: no limit), field, value, ...
+-- Returns {1, job id, first event id}; {0, existing job id, '0-0'} for a known
+-- idempotency key; {-1, job id, queue depth} when the queue is full (nothing written
+-- but a short-lived final entry, so that a read pipelined behind this returns).
 local ttl = tonumber(ARGV[2])
-if KEYS[6] then
-  local existing = redis.call('GET', KEYS[6])
+if KEYS[7] then
+  local existing = redis.call('GET', KEYS[7])
   if existing then
     return {0, existing, '0-0'}
   end
-  redis.call('SET', KEYS[6], ARGV[1], 'EX', ttl)
 end
-redis.call('HSET', KEYS[1], unpack(ARGV, 8))
+local max_depth = tonumber(ARGV[8])
+if max_depth > 0 then
+  local depth = redis.call('LLEN', KEYS[4])
+  if depth >= max_depth then
+    redis.call('XADD', KEYS[6], 'MAXLEN', 1, '*', 'type', 'status', 'data',
+      '{"status":"rejected"}', 'status', 'rejected')
+    redis.call('EXPIRE', KEYS[6], 60)
+    count('rejected')
+    return {-1, ARGV[1], depth}
+  end
+end
+if KEYS[7] then
+  redis.call('SET', KEYS[7], ARGV[1], 'EX', ttl)
+end
+redis.call('HSET', KEYS[1], unpack(ARGV, 9))
 redis.call('EXPIRE', KEYS[1], ttl)
 local event_id = emit(KEYS[2], 'status', ARGV[6])
 redis.call('EXPIRE', KEYS[2], ttl)
