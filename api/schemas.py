@@ -114,6 +114,9 @@ class JobView(BaseModel):
     usage: Usage | None
     latency_ms: float | None
     ttft_ms: float | None
+    cost: float | None = Field(
+        description="usage × the backend's price_per_1k_input/output (null when unpriced)"
+    )
     error: str | None
     error_type: str | None
     attempts: list[Attempt]

@@ -70,6 +70,8 @@ class Job(BaseModel):
     usage: Usage | None = None
     latency_ms: float | None = None
     ttft_ms: float | None = None
+    cost: float | None = None
+    """usage × the backend's price per 1k tokens, in the prices' currency (None: unpriced)."""
     error: str | None = None
     error_type: str | None = None
     """``fatal``, ``context_length``, ``retryable``, ``cancelled`` ... when the job failed."""

@@ -60,7 +60,15 @@ def system(
                 sim_backend_config("fast-a", sims["fast-a"], "sim-small"),
                 sim_backend_config("fast-b", sims["fast-b"], "sim-small"),
             ],
-            "general": [sim_backend_config("general-a", sims["general-a"], "sim-medium")],
+            "general": [
+                sim_backend_config(
+                    "general-a",
+                    sims["general-a"],
+                    "sim-medium",
+                    price_per_1k_input=0.5,
+                    price_per_1k_output=1.5,
+                )
+            ],
             "high-compute": [
                 sim_backend_config("high-a", sims["high-a"], "sim-large"),
                 sim_backend_config("slow-a", sims["slow-a"], "sim-slow", weight=0.01),

@@ -7,6 +7,7 @@ import json
 import time
 
 import httpx
+import pytest
 import redis
 
 from laneway import keys
@@ -218,11 +219,17 @@ def test_metrics_count_jobs_across_processes(system: System) -> None:
     with system.client() as client:
         job_id = client.post("/v1/jobs", json=chat("hi", route="fast-path")).json()["id"]
         job = wait_job(client, job_id)
+        priced_id = client.post("/v1/jobs", json=chat("hi", route="general")).json()["id"]
+        priced = wait_job(client, priced_id)
     after = scrape()
     labels = f'backend="{job["backend"]}",lane="fast-path",status="succeeded"'
     key = f"laneway_jobs_finished_total{{{labels}}}"
     assert after[key] == before.get(key, 0) + 1
-    assert after["laneway_jobs_submitted_total"] == before["laneway_jobs_submitted_total"] + 1
+    assert after["laneway_jobs_submitted_total"] == before["laneway_jobs_submitted_total"] + 2
+    forced = 'laneway_jobs_routed_total{lane="fast-path",strategy="route"}'
+    assert after[forced] == before.get(forced, 0) + 1
+    cost = 'laneway_cost_total{backend="general-a",lane="general"}'
+    assert after[cost] == pytest.approx(before.get(cost, 0) + priced["cost"])
     assert after['laneway_workers{role="fast-path"}'] >= 1
     assert 'laneway_queue_depth{queue="laneway.general"}' in after
     assert after['laneway_backend_breaker_open{backend="fast-a"}'] == 0
@@ -291,3 +298,18 @@ def test_a_long_poll_returns_the_job_as_it_stands_when_the_wait_runs_out(system:
         assert early.json()["status"] in ("queued", "routed", "running")
         assert 0.25 <= waited < 0.9
         assert wait_job(client, job_id)["status"] == "succeeded"
+
+
+def test_a_job_on_a_priced_backend_records_its_cost(system: System) -> None:
+    with system.client() as client:
+        priced = wait_job(
+            client, client.post("/v1/jobs", json=chat("hi", route="general")).json()["id"]
+        )
+        unpriced = wait_job(
+            client, client.post("/v1/jobs", json=chat("hi", route="fast-path")).json()["id"]
+        )
+    usage = priced["usage"]
+    assert usage["prompt_tokens"] > 0 and usage["completion_tokens"] > 0
+    expected = (usage["prompt_tokens"] * 0.5 + usage["completion_tokens"] * 1.5) / 1000
+    assert priced["cost"] == pytest.approx(expected)
+    assert unpriced["cost"] is None

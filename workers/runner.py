@@ -54,6 +54,16 @@ def closed(attempt: dict[str, Any], outcome: str, **extra: Any) -> dict[str, Any
     return {**attempt, "ended_at": time.time(), "outcome": outcome, **extra}
 
 
+def cost_of(usage: dict[str, Any], backend: BackendConfig) -> float | None:
+    """What the call cost at the backend's prices per 1k tokens; None when unpriced."""
+    if not (backend.price_per_1k_input or backend.price_per_1k_output):
+        return None
+    prompt = int(usage.get("prompt_tokens") or 0)
+    completion = int(usage.get("completion_tokens") or 0)
+    cost = prompt * backend.price_per_1k_input + completion * backend.price_per_1k_output
+    return round(cost / 1000, 8)
+
+
 class JobRunner:
     def __init__(
         self,
@@ -176,12 +186,14 @@ class JobRunner:
 
     def succeed(self, backend: BackendConfig, attempt: dict[str, Any], reply: BackendReply) -> str:
         latency = round(reply.latency_ms, 2)
+        usage = reply.body.get("usage") or {}
         return self.rt.store.finish(
             self.job_id,
             JobStatus.SUCCEEDED,
             {
                 "result": reply.body,
-                "usage": reply.body.get("usage") or {},
+                "usage": usage,
+                "cost": cost_of(usage, backend),
                 "backend": backend.name,
                 "model": backend.model,
                 "latency_ms": latency,

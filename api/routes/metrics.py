@@ -51,15 +51,27 @@ class Snapshot(Collector):
             "Jobs that reached a final state.",
             labels=["status", "lane", "backend"],
         )
+        rejected = CounterMetricFamily(
+            "laneway_jobs_rejected", "Submits refused because their queue was full."
+        )
+        cost = CounterMetricFamily(
+            "laneway_cost",
+            "Cost of answered jobs at the backends' prices per 1k tokens.",
+            labels=["lane", "backend"],
+        )
         for field, value in self.stats.items():
             kind, *labels = field.split("|")
             if kind == "submitted":
                 submitted.add_metric([], float(value))
+            elif kind == "rejected":
+                rejected.add_metric([], float(value))
             elif kind == "routed" and len(labels) == 2:
                 routed.add_metric(labels, float(value))
             elif kind == "finished" and len(labels) == 3:
                 finished.add_metric(labels, float(value))
-        yield from (submitted, routed, finished)
+            elif kind == "cost" and len(labels) == 2:
+                cost.add_metric(labels, float(value))
+        yield from (submitted, rejected, routed, finished, cost)
         dead = CounterMetricFamily(
             "laneway_jobs_dead_lettered", "Jobs sent to the dead-letter store."
         )

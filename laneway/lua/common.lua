@@ -60,8 +60,12 @@ local function count(field)
 end
 
 local function count_finished(job_key, status)
-  local where = redis.call('HMGET', job_key, 'lane', 'backend')
-  count('finished|' .. status .. '|' .. (where[1] or '') .. '|' .. (where[2] or ''))
+  local where = redis.call('HMGET', job_key, 'lane', 'backend', 'cost')
+  local lane, backend = where[1] or '', where[2] or ''
+  count('finished|' .. status .. '|' .. lane .. '|' .. backend)
+  if where[3] then
+    redis.call('HINCRBYFLOAT', 'laneway:stats', 'cost|' .. lane .. '|' .. backend, where[3])
+  end
 end
 
 -- Jobs whose lane task is on its way to a worker, by when it was sent. The

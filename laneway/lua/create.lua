@@ -41,7 +41,10 @@ if ARGV[7] ~= '' then
 end
 redis.call(ARGV[4], KEYS[4], ARGV[5])
 if ARGV[7] == '' then
+  -- a route forced by the client: routed at once, counted like a classifier decision
   track_sent(ARGV[1], ARGV[3])
+  local forced = redis.call('HMGET', KEYS[1], 'lane', 'strategy')
+  count('routed|' .. (forced[1] or '') .. '|' .. (forced[2] or ''))
 end
 count('submitted')
 return {1, ARGV[1], event_id}
