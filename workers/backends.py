@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import email.utils
 import random
 import threading
 import time
@@ -81,13 +82,29 @@ def _error_message(response: httpx.Response) -> tuple[str, str | None]:
     return str(error or response.text[:500]), None
 
 
+def retry_after_seconds(value: str | None) -> float | None:
+    """A ``Retry-After`` header in seconds: delta-seconds or an HTTP date (RFC 9110)."""
+    if not value:
+        return None
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        pass
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    if when.tzinfo is None:
+        return None
+    return max(0.0, when.timestamp() - time.time())
+
+
 def classify_failure(response: httpx.Response) -> BackendError:
     """Map a backend's error answer onto the retry taxonomy."""
     message, code = _error_message(response)
     status = response.status_code
     if status == 429 or status >= 500 or status == 408:
-        retry_after = response.headers.get("retry-after")
-        delay = float(retry_after) if retry_after and retry_after.isdigit() else None
+        delay = retry_after_seconds(response.headers.get("retry-after"))
         return BackendError(ErrorKind.RETRYABLE, message, status, delay)
     lowered = message.lower()
     if code in {"context_length_exceeded", "exceed_context_size_error"} or (
