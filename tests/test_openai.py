@@ -293,3 +293,25 @@ def test_events_resume_from_last_event_id(system: System) -> None:
 
 def http_client(system: System) -> httpx.Client:
     return system.client()
+
+
+def test_a_stream_outliving_the_wait_timeout_ends_with_an_error_and_the_job_goes_on(
+    system: System,
+) -> None:
+    api = system.start_api(env={"LANEWAY_API__WAIT_TIMEOUT_SECONDS": "1.5"})
+    body = {
+        "model": "sim-slow",  # 40 tokens/s: 200 tokens take ~5 s
+        "messages": [{"role": "user", "content": "a long story please"}],
+        "max_tokens": 200,
+        "stream": True,
+    }
+    with httpx.Client(base_url=api, timeout=30) as http:
+        with http.stream("POST", "/v1/chat/completions", json=body) as response:
+            assert response.status_code == 200
+            job_id = response.headers["x-laneway-job-id"]
+            data = [event.data for event in read_events(response)]
+        last = json.loads(data[-1])
+        assert last["error"]["code"] == "timeout", data[-3:]
+        assert f"GET /v1/jobs/{job_id}" in last["error"]["message"]
+        assert "[DONE]" not in data
+        assert wait_job(http, job_id, timeout=20)["status"] == "succeeded"

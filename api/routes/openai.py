@@ -178,6 +178,11 @@ async def _stream(
                         yield json.dumps(_usage_chunk(final, kind))
                     yield "[DONE]"
                     return
+            # The wait ran out (api.wait_timeout_seconds) before the job finished:
+            # say so; the job goes on and its result can still be fetched.
+            finished = True
+            late = _job_error(await _outcome(state, job_id))
+            yield json.dumps(error_body(late.status_code, late.message, late.param, late.code))
         finally:
             if not finished:
                 # The client went away (or the stream broke): stop the job too.
