@@ -8,6 +8,13 @@ the next batch, so N concurrent calls cost far fewer than N model calls.
 
 ``max_wait_seconds`` (default 0) optionally lingers that long for more requests once
 one has arrived; leave it at 0 unless the model's per-call overhead is large.
+
+``classify(request, timeout)`` gives up after ``timeout`` seconds with
+:class:`ClassificationTimeout`. The request is dropped, not left in a bad state: one still
+queued is cancelled (the background thread skips it, the model never sees it); one whose
+batch is already running gets its late result set on a future nobody waits for any more.
+A model call that hangs keeps the background thread (and the requests queued behind it)
+waiting, but every caller is released at its own timeout.
 """
 
 from __future__ import annotations
@@ -18,7 +25,7 @@ import time
 from collections.abc import Sequence
 from concurrent.futures import Future
 
-from classifier.strategies.base import Decision, Request, Strategy
+from classifier.strategies.base import ClassificationTimeout, Decision, Request, Strategy
 
 
 class BatcherClosed(RuntimeError):
@@ -50,7 +57,21 @@ class MicroBatcher:
         return future
 
     def classify(self, request: Request, timeout: float | None = None) -> Decision:
-        return self.submit(request).result(timeout)
+        """The decision for ``request``; :class:`ClassificationTimeout` when it does not
+        come within ``timeout`` seconds (None: wait as long as it takes)."""
+        future = self.submit(request)
+        try:
+            return future.result(timeout)
+        except TimeoutError:
+            if future.done() and not future.cancelled():
+                # Finished meanwhile (or the strategy itself raised TimeoutError): that outcome.
+                return future.result()
+            # Still queued: cancelled, so the batcher skips it. Already running: the cancel
+            # fails and the late result is set on a future nobody reads.
+            future.cancel()
+            raise ClassificationTimeout(
+                f"no decision from {self.strategy.name} within {timeout:g}s"
+            ) from None
 
     def classify_many(self, requests: Sequence[Request]) -> list[Decision]:
         futures = [self.submit(r) for r in requests]

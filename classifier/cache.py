@@ -5,7 +5,9 @@ and only the fields that can change the label (max_tokens, max_completion_tokens
 whether tools are present, the response_format type). Fallback decisions are never
 cached. When several workers see the same request at once, one takes a short lock
 (``SET key:lock NX PX``) and classifies; the others wait a bounded time for its result
-and classify themselves if it does not come.
+(``wait_seconds``, and never past the caller's deadline) and classify themselves if it
+does not come. An owner that ends without a cacheable decision (a fallback, an error, a
+timeout) releases the lock, and a waiter that sees the lock gone stops waiting at once.
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ import json
 import logging
 import time
 from collections.abc import Callable
-from typing import Any
+from typing import Any, cast
 
 import redis
 
@@ -117,36 +119,65 @@ class ClassificationCache:
             return
         self.redis.set(self.key(request), _dump(decision), ex=self.ttl)
 
+    def _wait(self, key: str, lock: str, deadline: float | None) -> bytes | None:
+        """Poll for the lock owner's result until it comes, the owner gives up (the lock
+        is gone), ``wait_seconds`` pass or ``deadline`` (``time.monotonic()``) does."""
+        until = time.monotonic() + self.wait_seconds
+        if deadline is not None:
+            until = min(until, deadline)
+        while time.monotonic() < until:
+            time.sleep(self.poll_seconds)
+            pipe = self.redis.pipeline(transaction=False)
+            pipe.get(key)
+            pipe.exists(lock)
+            raw, locked = pipe.execute()
+            if raw is not None:
+                return cast(bytes, raw)
+            if not locked:
+                return None
+        return None
+
     def get_or_compute(
-        self, request: Request, compute: Callable[[Request], Decision]
+        self,
+        request: Request,
+        compute: Callable[[Request], Decision],
+        deadline: float | None = None,
     ) -> tuple[Decision, bool]:
-        """``(decision, hit)``; concurrent identical requests compute once (bounded wait)."""
+        """``(decision, hit)``; concurrent identical requests compute once (bounded wait,
+        never past ``deadline``, a ``time.monotonic()`` value). An exception from
+        ``compute`` (e.g. a timeout) propagates; nothing is cached and the lock is freed."""
         key = self.key(request)
+        lock = key + ":lock"
+        owner = False
         try:
             raw = self.redis.get(key)
             if raw is not None:
                 return _load(raw), True
-            lock = key + ":lock"
             owner = bool(self.redis.set(lock, b"1", nx=True, px=self.lock_ms))
             if not owner:
-                deadline = time.monotonic() + self.wait_seconds
-                while time.monotonic() < deadline:
-                    time.sleep(self.poll_seconds)
-                    raw = self.redis.get(key)
-                    if raw is not None:
-                        return _load(raw), True
+                raw = self._wait(key, lock, deadline)
+                if raw is not None:
+                    return _load(raw), True
         except redis.RedisError as exc:
             log.warning("classification cache unavailable: %s", exc)
             return compute(request), False
-        decision = compute(request)
+        try:
+            decision = compute(request)
+        except BaseException:
+            if owner:
+                try:
+                    self.redis.delete(lock)
+                except redis.RedisError as exc:
+                    log.warning("could not release the classification lock: %s", exc)
+            raise
         try:
             if decision.strategy != FALLBACK_STRATEGY and self.ttl > 0:
                 pipe = self.redis.pipeline()
                 pipe.set(key, _dump(decision), ex=self.ttl)
-                pipe.delete(key + ":lock")
+                pipe.delete(lock)
                 pipe.execute()
             else:
-                self.redis.delete(key + ":lock")
+                self.redis.delete(lock)
         except redis.RedisError as exc:
             log.warning("could not write classification cache: %s", exc)
         return decision, False

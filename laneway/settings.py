@@ -96,7 +96,7 @@ def _default_lanes() -> dict[Lane, LaneConfig]:
 class ClassifierConfig(Strict):
     strategy: Literal["rules", "embedding", "llm", "cascade", "auto"] = "auto"
     timeout_seconds: float = Field(
-        default=2.0, gt=0, description="longest one classification may take (llm strategy)"
+        default=2.0, gt=0, description="longest one classification may take (any strategy)"
     )
     unclassified_after_seconds: float = Field(
         default=15.0,

@@ -26,6 +26,11 @@ log = logging.getLogger(__name__)
 
 EXTRA_HINT = "pip install 'laneway[embeddings]'"
 
+CASCADE_LLM_SHARE = 0.75
+"""Share of ``classifier.timeout_seconds`` the cascade's llm stage may take: the whole
+classification is bounded by ``timeout_seconds``, so an llm stage given all of it could
+never fall through to the embedding's answer in time."""
+
 
 def embeddings_available() -> bool:
     """True when the embedding strategy's dependencies import."""
@@ -45,13 +50,16 @@ def _embedding(config: ClassifierConfig) -> Strategy:
     return EmbeddingStrategy(examples_file=config.examples_file)
 
 
-def _llm(config: ClassifierConfig) -> Strategy | None:
+def _llm(config: ClassifierConfig, share: float = 1.0) -> Strategy | None:
     if not (config.llm_base_url and config.llm_model):
         return None
     from classifier.strategies.llm import LLMStrategy
 
     return LLMStrategy(
-        config.llm_base_url, config.llm_model, config.llm_api_key_env, config.timeout_seconds
+        config.llm_base_url,
+        config.llm_model,
+        config.llm_api_key_env,
+        config.timeout_seconds * share,
     )
 
 
@@ -72,7 +80,10 @@ def build_strategy(config: ClassifierConfig, name: str | None = None) -> Strateg
         return llm
     if name == "cascade":
         return CascadeStrategy(
-            RulesStrategy(), _embedding(config), _llm(config), config.confidence_threshold
+            RulesStrategy(),
+            _embedding(config),
+            _llm(config, CASCADE_LLM_SHARE),
+            config.confidence_threshold,
         )
     if name == "auto":
         if embeddings_available():

@@ -40,3 +40,11 @@ class Strategy(ABC):
 
 class StrategyUnavailable(RuntimeError):
     """A strategy could not decide (backend down, timeout, bad answer); try the next one."""
+
+
+class ClassificationTimeout(Exception):
+    """No decision within the classification's time bound (``classifier.timeout_seconds``).
+
+    ``Classifier.classify`` raises it instead of answering a fallback decision, so the
+    caller (``classifier.tasks.decide``) routes the job to ``general`` with it as the
+    reason; it is never cached."""

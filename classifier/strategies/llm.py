@@ -1,7 +1,9 @@
 """Ask an OpenAI-compatible model for the lane, with a hard time bound.
 
 Any timeout, HTTP error or answer that is not strict JSON ``{"lane": ...}`` raises
-:class:`StrategyUnavailable`, so a cascade falls through instead of guessing.
+:class:`StrategyUnavailable`, so a cascade falls through instead of guessing. A timeout
+raises :class:`LLMTimeout`, which is also a :class:`ClassificationTimeout`: when the llm
+is the whole strategy, ``Classifier.classify`` raises it like any classification timeout.
 """
 
 from __future__ import annotations
@@ -14,7 +16,13 @@ import time
 import httpx
 
 from classifier.features import last_user_text, requested_max_tokens
-from classifier.strategies.base import Decision, Request, Strategy, StrategyUnavailable
+from classifier.strategies.base import (
+    ClassificationTimeout,
+    Decision,
+    Request,
+    Strategy,
+    StrategyUnavailable,
+)
 from laneway.lanes import Lane, parse_lane
 
 PROMPT = """You route requests to model lanes. Answer with JSON only: {"lane": "<lane>"}.
@@ -29,6 +37,10 @@ Pick the more expensive lane only when a small model would plausibly get it wron
 
 MAX_CHARS = 4000
 _JSON_OBJECT = re.compile(r"\{[^{}]*\}")
+
+
+class LLMTimeout(StrategyUnavailable, ClassificationTimeout):
+    """The model did not answer within ``timeout_seconds``."""
 
 
 class LLMStrategy(Strategy):
@@ -95,7 +107,7 @@ class LLMStrategy(Strategy):
         try:
             content = self._post(body)
         except httpx.TimeoutException as exc:
-            raise StrategyUnavailable(f"llm: timed out after {self.timeout:g}s") from exc
+            raise LLMTimeout(f"llm: timed out after {self.timeout:g}s") from exc
         except httpx.HTTPStatusError as exc:
             raise StrategyUnavailable(f"llm: HTTP {exc.response.status_code}") from exc
         except httpx.HTTPError as exc:

@@ -8,6 +8,7 @@ which needs no MiniLM pass over the bank.
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -19,6 +20,7 @@ pytest.importorskip("tokenizers", reason="embeddings extra not installed")
 
 import numpy as np
 
+from classifier.service import ClassificationTimeout, Classifier
 from classifier.strategies.embedding import (
     EmbeddingStrategy,
     Example,
@@ -232,3 +234,25 @@ def test_user_examples_file_extends_the_bank(tmp_path: Path) -> None:
         load_bank(bad)
     with pytest.raises(ValueError, match="no example for"):
         EmbeddingStrategy(bank=[Example("general", chat("hi"), "hi")], full_head="off")
+
+
+def test_hung_minilm_pass_is_bounded_by_the_service_timeout(
+    encoder: MiniLMEncoder, counting: CountingEncoder, small_bank: list[Example]
+) -> None:
+    # A tiny bank (every lane still in it) keeps the cold MiniLM pass short.
+    strategy = EmbeddingStrategy(
+        encoder=encoder, bank=small_bank[::5], full_head="now", quick_threshold=1.01
+    )
+    service = Classifier(strategy, batch=True, timeout_seconds=0.3)
+    try:
+        counting.gate = threading.Event()  # MiniLM hangs from now on
+        started = time.monotonic()
+        with pytest.raises(ClassificationTimeout, match=r"timeout_seconds=0\.3s"):
+            service.classify(chat("Explain how tides work."))
+        assert time.monotonic() - started < 0.8
+        counting.gate.set()  # the late decision is dropped; the next call is answered
+        decision = service.classify(chat("Explain how tides work."))
+        assert decision.reason.startswith("embedding[minilm]")
+    finally:
+        counting.gate = None
+        service.close()

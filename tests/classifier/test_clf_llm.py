@@ -11,9 +11,12 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import pytest
 from clf_helpers import CountingStrategy, chat
 
-from classifier.strategies import CascadeStrategy, RulesStrategy
+from classifier.service import ClassificationTimeout, Classifier
+from classifier.strategies import CASCADE_LLM_SHARE, CascadeStrategy, RulesStrategy
 from classifier.strategies.base import StrategyUnavailable
 from classifier.strategies.llm import LLMStrategy
+from classifier.tasks import decide
+from laneway.settings import ClassifierConfig
 
 MODES: dict[str, str] = {}
 
@@ -126,3 +129,36 @@ def test_cascade_falls_through_a_slow_llm_within_the_bound(server: str) -> None:
     assert time.monotonic() - start < 1.5
     assert decision.lane == "general"
     assert "llm fell through" in decision.reason
+
+
+def test_llm_from_config_raises_a_classification_timeout(server: str) -> None:
+    config = ClassifierConfig(
+        strategy="llm", llm_base_url=f"{server}/slow/v1", llm_model="tiny", timeout_seconds=0.5
+    )
+    service = Classifier.from_config(config)
+    assert service.batcher is None  # the llm bounds its own call: no thread hop
+    start = time.monotonic()
+    with pytest.raises(ClassificationTimeout, match=r"timed out after 0\.5s"):
+        service.classify(chat("hello"))
+    assert time.monotonic() - start < 1.5
+    decision = decide(service, chat("hello"))
+    assert (decision.lane, decision.strategy) == ("general", "fallback")
+    assert "timed out" in decision.reason
+
+
+def test_cascade_llm_stage_falls_through_within_the_service_bound(server: str) -> None:
+    # The cascade's llm stage gets a share of the bound, so its fall-through still makes it.
+    bound = 0.8
+    unsure = CountingStrategy("general", confidence=0.3)
+    llm = LLMStrategy(f"{server}/slow/v1", "tiny", timeout_seconds=bound * CASCADE_LLM_SHARE)
+    service = Classifier(
+        CascadeStrategy(RulesStrategy(), unsure, llm), batch=True, timeout_seconds=bound
+    )
+    try:
+        start = time.monotonic()
+        decision = service.classify(chat("I wonder about the old bridge in town and its story"))
+        assert time.monotonic() - start < bound
+        assert decision.lane == "general"
+        assert "llm fell through" in decision.reason
+    finally:
+        service.close()
