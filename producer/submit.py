@@ -98,17 +98,22 @@ class AsyncProducer:
         }
         """Backpressure: the deepest each queue may be for a submit to join it."""
 
+    def _prepare(self, submission: Submission) -> dict[str, Any]:
+        """The store's arguments for a new job: its record, first task and limits."""
+        job_id, fields, message = plan(submission, self.messages, self.deadline_seconds)
+        return {
+            "job_id": job_id,
+            "tenant": submission.tenant,
+            "fields": fields,
+            "message": message,
+            "classify_deadline": classify_deadline(fields, self.classify_timeout),
+            "max_depth": self.max_depth.get(message.queue, 0),
+        }
+
     async def submit(self, submission: Submission) -> Created:
         """Write the job and its first task; :class:`QueueFull` when that queue is full."""
-        job_id, fields, message = plan(submission, self.messages, self.deadline_seconds)
         return await self.store.create(
-            job_id,
-            submission.tenant,
-            fields,
-            message,
-            submission.idempotency_key,
-            classify_deadline(fields, self.classify_timeout),
-            self.max_depth.get(message.queue, 0),
+            **self._prepare(submission), idempotency_key=submission.idempotency_key
         )
 
     async def submit_and_wait(
@@ -120,13 +125,4 @@ class AsyncProducer:
         """
         if submission.idempotency_key:
             raise ValueError("submit_and_wait takes no idempotency key")
-        job_id, fields, message = plan(submission, self.messages, self.deadline_seconds)
-        return await self.store.create_and_wait(
-            job_id,
-            submission.tenant,
-            fields,
-            message,
-            classify_deadline(fields, self.classify_timeout),
-            block_ms,
-            self.max_depth.get(message.queue, 0),
-        )
+        return await self.store.create_and_wait(**self._prepare(submission), block_ms=block_ms)

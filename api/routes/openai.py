@@ -79,13 +79,14 @@ async def _serve(
         prefer_model=backend_model_name(body.model),
         idempotency_key=request.headers.get("idempotency-key"),
     )
+    if body.stream:
+        created = await state.producer.submit(submission)
+        return await _stream(body, kind, created.job_id, created.event_id, state)
     timeout = state.settings.api.wait_timeout_seconds
     started = time.monotonic()
-    if body.stream or submission.idempotency_key:
+    outcome: Outcome | None = None
+    if submission.idempotency_key:  # the job may be an earlier one: wait on its id
         created = await state.producer.submit(submission)
-        if body.stream:
-            return await _stream(body, kind, created.job_id, created.event_id, state)
-        outcome = None
     else:
         created, outcome = await state.producer.submit_and_wait(submission, block_ms(timeout))
     job_id = created.job_id
