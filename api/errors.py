@@ -18,6 +18,7 @@ from redis.exceptions import RedisError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from laneway.store import QueueFull
+from producer import RequestRejected
 
 log = logging.getLogger(__name__)
 
@@ -118,6 +119,10 @@ def install(app: FastAPI, *, validation_status: int = 422) -> None:
             status_code=429,
             headers={"Retry-After": "1"},
         )
+
+    @app.exception_handler(RequestRejected)
+    async def _rejected(_: Request, exc: RequestRejected) -> JSONResponse:
+        return JSONResponse(error_body(400, exc.message, exc.param, exc.code), status_code=400)
 
     @app.exception_handler(RedisError)
     async def _store_down(_: Request, exc: RedisError) -> JSONResponse:

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from classifier.strategies.base import Request
-from classifier.text import estimate_tokens, request_text
+from laneway.requests import estimate_tokens, request_text
 
 CODE_FENCE = re.compile(r"```|~~~")
 CODE_SYNTAX = re.compile(

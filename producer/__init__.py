@@ -1,5 +1,6 @@
 """The publishing side: submitting jobs."""
 
+from producer.admission import RequestRejected
 from producer.submit import AsyncProducer, Submission
 
-__all__ = ["AsyncProducer", "Submission"]
+__all__ = ["AsyncProducer", "RequestRejected", "Submission"]

@@ -13,6 +13,7 @@ from laneway.lanes import CLASSIFY_QUEUE, Lane, queue_for
 from laneway.settings import Settings
 from laneway.store import AsyncJobStore, Created, Outcome
 from laneway.wire import MessageFactory, Priority, QueuedMessage
+from producer.admission import check_context
 
 
 @dataclass(frozen=True, slots=True)
@@ -91,6 +92,7 @@ class AsyncProducer:
     def __init__(self, store: AsyncJobStore, messages: MessageFactory, settings: Settings) -> None:
         self.store = store
         self.messages = messages
+        self.settings = settings
         self.deadline_seconds = settings.retry.job_deadline_seconds
         self.classify_timeout = settings.classifier.unclassified_after_seconds
         self.max_depth = {CLASSIFY_QUEUE: settings.classifier.max_queue_depth} | {
@@ -99,7 +101,9 @@ class AsyncProducer:
         """Backpressure: the deepest each queue may be for a submit to join it."""
 
     def _prepare(self, submission: Submission) -> dict[str, Any]:
-        """The store's arguments for a new job: its record, first task and limits."""
+        """The store's arguments for a new job: its record, first task and limits.
+        :class:`RequestRejected` for a request no backend can serve."""
+        check_context(self.settings, submission.request)
         job_id, fields, message = plan(submission, self.messages, self.deadline_seconds)
         return {
             "job_id": job_id,

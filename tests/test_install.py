@@ -49,9 +49,7 @@ def test_the_classifier_loads_its_embedding_heads_without_torch() -> None:
         "assert 'torch' not in sys.modules, 'torch was imported'\n"
         "print(d.lane, d.strategy)\n"
     )
-    done = subprocess.run(
-        [sys.executable, "-c", code], capture_output=True, text=True, timeout=110
-    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=110)
     assert done.returncode == 0, done.stderr[-2000:]
     lane, strategy = done.stdout.split()[-2:]
     assert lane == "fast-path" and strategy == "embedding", done.stdout

@@ -14,8 +14,8 @@ from typing import Any
 
 import httpx
 
-from classifier.text import estimate_tokens, request_text
 from laneway.jobs import JobKind
+from laneway.requests import estimate_tokens, output_budget, request_text
 from laneway.settings import BackendConfig, WorkerConfig
 from workers.cancel import CallCancelled, CancelToken, TrackingBackend
 from workers.streaming import Assembly, parse_chunk, sse_data
@@ -156,12 +156,16 @@ class BackendClient:
         if api_key:
             headers["Authorization"] = f"Bearer {api_key}"
         prompt_tokens = estimate_tokens(request_text(request))
-        if prompt_tokens >= backend.context_window:
+        budget = output_budget(request)
+        if (
+            prompt_tokens >= backend.context_window
+            or prompt_tokens + budget > backend.context_window
+        ):
             # Some servers answer such a stream with 200 and nothing (llama.cpp): don't ask.
             raise BackendError(
                 ErrorKind.CONTEXT_LENGTH,
-                f"the prompt (~{prompt_tokens} tokens) exceeds {backend.name}'s context "
-                f"window of {backend.context_window} tokens",
+                f"the prompt (~{prompt_tokens} tokens) plus max_tokens ({budget}) exceeds "
+                f"{backend.name}'s context window of {backend.context_window} tokens",
             )
         started = time.perf_counter()
         url = backend.base_url + kind.path

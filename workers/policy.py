@@ -27,15 +27,20 @@ def fallback_lane(settings: Settings, lane: Lane, visited: Sequence[str]) -> Lan
 
 
 def larger_context_lane(
-    settings: Settings, lane: Lane, prompt_tokens: int, visited: Sequence[str]
+    settings: Settings, lane: Lane, tokens_needed: int, visited: Sequence[str]
 ) -> Lane | None:
-    """A lane with a backend whose context window fits ``prompt_tokens``, preferring the
-    fallback chain, then the lane with the smallest sufficient window."""
+    """A lane with a backend whose context window holds ``tokens_needed`` (prompt plus
+    output budget) and is larger than any of ``lane``'s: a move only ever goes to a
+    larger window. The fallback chain is preferred, then the smallest sufficient window."""
+    current = max((b.context_window for b in settings.lanes[lane].backends), default=0)
 
     def fits(candidate: Lane) -> int | None:
-        windows = [b.context_window for b in settings.lanes[candidate].backends]
-        big = [w for w in windows if w > prompt_tokens]
-        return min(big) if big else None
+        windows = [
+            b.context_window
+            for b in settings.lanes[candidate].backends
+            if b.context_window >= tokens_needed and b.context_window > current
+        ]
+        return min(windows) if windows else None
 
     for candidate in settings.lanes[lane].fallback_chain:
         if candidate not in visited and candidate != lane and fits(candidate):

@@ -20,10 +20,10 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
-from classifier.text import estimate_tokens, request_text
 from laneway.celery_app import RUN_TASK
 from laneway.jobs import JobKind, JobStatus
 from laneway.lanes import Lane, queue_for
+from laneway.requests import context_needed
 from laneway.runtime import Runtime
 from laneway.settings import BackendConfig
 from laneway.wire import Priority
@@ -237,8 +237,9 @@ class JobRunner:
         return self.dead(attempt, f"no lane could answer (tried {', '.join(visited)}): {error}")
 
     def move_for_context(self, attempt: dict[str, Any], request: dict[str, Any], error: str) -> str:
-        tokens = estimate_tokens(request_text(request))
-        target = larger_context_lane(self.settings, self.lane, tokens, self.visited)
+        target = larger_context_lane(
+            self.settings, self.lane, context_needed(request), self.visited
+        )
         if target is None:
             return self.fail(attempt, error, ErrorKind.CONTEXT_LENGTH)
         return self.hand_on(target, attempt, f"context too long for {self.lane}: {error}")

@@ -8,8 +8,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from classifier.text import estimate_tokens, request_text
 from laneway.jobs import JobKind
+from laneway.requests import estimate_tokens, request_text
 from laneway.store import JobStore
 
 

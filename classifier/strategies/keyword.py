@@ -8,8 +8,8 @@ from __future__ import annotations
 import re
 
 from classifier.strategies.base import Decision, Request, Strategy
-from classifier.text import request_text
 from laneway.lanes import FAST_PATH, GENERAL, HIGH_COMPUTE
+from laneway.requests import request_text
 
 CODE_KEYWORDS = re.compile(
     r"```|\b(def|class|function|python|javascript|java|c\+\+|sql|regex|algorithm|debug|"
