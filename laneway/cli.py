@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import sys
 import time
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, NoReturn
 
 import httpx
 import typer
@@ -17,8 +18,9 @@ from rich.console import Console
 from rich.table import Table
 
 from classifier.cli import app as classify_app
+from laneway import runfile
 from laneway.lanes import LANES
-from laneway.net import free_port, is_loopback, wait_for_port
+from laneway.net import is_loopback
 from laneway.settings import ConfigError, Settings, load_settings
 from laneway.sim.cli import sim_backend
 
@@ -43,15 +45,77 @@ ConfigOption = Annotated[
         "--config", "-c", help="YAML config file [default: $LANEWAY_CONFIG or ./laneway.yaml]"
     ),
 ]
-DEFAULT_API = "http://127.0.0.1:8000"
+ApiOption = Annotated[
+    str | None,
+    typer.Option(
+        "--api",
+        envvar="LANEWAY_API_URL",
+        help="API root [default: the running `laneway up`, else the config's api.port]",
+    ),
+]
 
 
-def _settings(config: Path | None, **overrides: Any) -> Settings:
+class CliError(Exception):
+    """An expected failure: printed as one line, no traceback."""
+
+
+def fail(message: str, code: int = 1) -> NoReturn:
+    err.print(f"[red]{message}[/red]", highlight=False)
+    raise typer.Exit(code)
+
+
+def _load(config: Path | None) -> Settings:
     try:
-        return load_settings(config, **overrides)
+        return load_settings(config)
     except ConfigError as exc:
-        err.print(f"[red]{exc}[/red]")
-        raise typer.Exit(2) from None
+        fail(str(exc), 2)
+
+
+def current_run(config: Path | None = None) -> runfile.RunInfo | None:
+    """The running ``laneway up`` of this data directory, unless a config is named."""
+    if config is not None or os.environ.get("LANEWAY_CONFIG"):
+        return None
+    return runfile.read(_load(None).data_dir.resolve())
+
+
+def _settings(config: Path | None) -> Settings:
+    """``--config``, else ``$LANEWAY_CONFIG``, else the running ``laneway up``'s config,
+    else ``./laneway.yaml`` and the defaults."""
+    run = current_run(config)
+    return _load(Path(run.config) if run else config)
+
+
+def _api_url(api: str | None, config: Path | None = None) -> str:
+    if api:
+        return api.rstrip("/")
+    run = current_run(config)
+    if run:
+        return run.api_url
+    settings = _load(config)
+    host = "127.0.0.1" if settings.api.host in ("0.0.0.0", "::", "") else settings.api.host
+    return f"http://{host}:{settings.api.port}"
+
+
+def _redis(settings: Settings) -> Any:
+    """A client for the configured Redis, or one clear line saying why there is none."""
+    import redis
+
+    client = redis.Redis.from_url(
+        settings.redis_url, decode_responses=True, socket_connect_timeout=3
+    )
+    try:
+        client.ping()
+    except (redis.RedisError, OSError) as exc:
+        raise CliError(_redis_unreachable(settings.redis_url, exc)) from None
+    return client
+
+
+def _redis_unreachable(url: str, exc: BaseException) -> str:
+    reason = str(exc).split(". ", 1)[-1].rstrip(".") or type(exc).__name__
+    return (
+        f"cannot reach Redis at {url} ({reason}). Start the system with `laneway up` "
+        "(other commands then find it), or point LANEWAY_REDIS_URL or --config at your Redis."
+    )
 
 
 def _api_keys_configured(settings: Settings) -> bool:
@@ -72,7 +136,7 @@ def config_check(
     file: Annotated[Path | None, typer.Argument(help="config file to check")] = None,
 ) -> None:
     """Validate a configuration and print the effective result (env overrides applied)."""
-    settings = _settings(file)
+    settings = _load(file)
     console.print(yaml.safe_dump(settings.model_dump(mode="json"), sort_keys=False), end="")
     for lane, config in settings.lanes.items():
         for backend in config.backends:
@@ -82,12 +146,9 @@ def config_check(
 
 
 def _job_store(settings: Settings) -> Any:
-    import redis
-
     from laneway.store import JobStore
 
-    client = redis.Redis.from_url(settings.redis_url, decode_responses=True)
-    return JobStore(client, settings.job_ttl_seconds)
+    return JobStore(_redis(settings), settings.job_ttl_seconds)
 
 
 @dead_app.command("list")
@@ -95,8 +156,9 @@ def dead_list(config: ConfigOption = None) -> None:
     """Dead-lettered jobs, oldest first, with their last error and attempt count."""
     from laneway.deadletters import dead_letters
 
-    letters = dead_letters(_job_store(_settings(config)))
-    table = Table(title=f"{len(letters)} dead-lettered jobs")
+    settings = _settings(config)
+    letters = dead_letters(_job_store(settings))
+    table = Table(title=f"{len(letters)} dead-lettered jobs in {settings.redis_url}")
     for column in ("job", "dead since", "lanes tried", "attempts", "error"):
         table.add_column(column, overflow="fold")
     for letter in letters:
@@ -174,12 +236,15 @@ def api(
     insecure: Annotated[
         bool, typer.Option(help="allow a non-loopback address without API keys")
     ] = False,
+    fd: Annotated[
+        int | None, typer.Option(help="serve on this inherited listening socket instead")
+    ] = None,
     config: ConfigOption = None,
 ) -> None:
     """Run the HTTP API (jobs, OpenAPI docs at /docs)."""
     import uvicorn
 
-    settings = _settings(config)
+    settings = _load(config)
     host = host or settings.api.host
     _refuse_open_bind(host, settings, insecure)
     if config is not None:
@@ -189,12 +254,20 @@ def api(
         factory=True,
         host=host,
         port=port if port is not None else settings.api.port,
+        fd=fd,
         workers=workers,
         loop="uvloop",
         http="httptools",
         access_log=False,
         log_level="warning",
     )
+
+
+def _error_message(response: httpx.Response) -> str:
+    try:
+        return str(response.json()["error"]["message"])
+    except (ValueError, KeyError, TypeError):
+        return response.text[:200]
 
 
 def _print_job(job: dict[str, Any]) -> None:
@@ -222,10 +295,12 @@ def submit(
     route: Annotated[str | None, typer.Option(help="force a lane")] = None,
     max_tokens: Annotated[int | None, typer.Option(help="max_tokens of the request")] = None,
     wait: Annotated[float, typer.Option(help="seconds to wait for the answer (0: don't)")] = 60,
-    api_url: Annotated[str, typer.Option("--api", envvar="LANEWAY_API_URL")] = DEFAULT_API,
+    api: ApiOption = None,
     as_json: Annotated[bool, typer.Option("--json", help="print the job record as JSON")] = False,
+    config: ConfigOption = None,
 ) -> None:
     """Submit one chat request and print its job id, lane, backend and answer."""
+    api_url = _api_url(api, config)
     body: dict[str, Any] = {"messages": [{"role": "user", "content": text}]}
     if route:
         body["route"] = route
@@ -238,14 +313,12 @@ def submit(
         try:
             accepted = client.post("/v1/jobs", json=body)
         except httpx.TransportError as exc:
-            err.print(
-                f"[red]cannot reach the API at {api_url}: {exc}[/red] (is `laneway up` running?)"
+            fail(
+                f"cannot reach the API at {api_url} ({exc}). Is `laneway up` running? "
+                "Or name the API with --api / LANEWAY_API_URL."
             )
-            raise typer.Exit(1) from None
         if accepted.status_code != 202:
-            message = accepted.json().get("error", {}).get("message")
-            err.print(f"[red]{accepted.status_code}: {message}[/red]")
-            raise typer.Exit(1)
+            fail(f"{accepted.status_code}: {_error_message(accepted)}")
         job_id = accepted.json()["id"]
         job = client.get(f"/v1/jobs/{job_id}", params={"wait": wait}).json()
     if as_json:
@@ -277,8 +350,11 @@ def up(
     data_dir: Annotated[Path | None, typer.Option(help="where logs and Redis data go")] = None,
     config: ConfigOption = None,
 ) -> None:
-    """Start the whole system on loopback: Redis, API, classifier, lane workers, Flower, sims."""
+    """Start the whole system on loopback: Redis, API, classifier, lane workers, Flower, sims.
+
+    A child that dies is restarted with backoff; only a crash loop stops the system."""
     from laneway.supervisor import (
+        CrashLoop,
         Supervisor,
         persistence_warning,
         resolve_redis,
@@ -287,9 +363,15 @@ def up(
         write_effective_config,
     )
 
-    settings = _settings(config)
+    settings = _load(config)
     data = (data_dir or settings.data_dir).resolve()
-    sup = Supervisor(data)
+    running = runfile.read(data)
+    if running is not None:
+        fail(
+            f"laneway up is already running (pid {running.pid}, API {running.api_url}) with "
+            f"its data in {data}. Stop it first, or give this one another --data-dir."
+        )
+    sup = Supervisor(data, report=lambda line: err.print(f"[yellow]{line}[/yellow]"))
     stopping = False
 
     def _on_signal(signum: int, _: Any) -> None:
@@ -300,6 +382,7 @@ def up(
         raise KeyboardInterrupt
 
     signal.signal(signal.SIGTERM, _on_signal)
+    signal.signal(signal.SIGINT, _on_signal)  # even where the shell started us ignoring it
     code = 0
     try:
         redis_url = resolve_redis(
@@ -316,98 +399,105 @@ def up(
         lanes = {name: lane.model_copy() for name, lane in settings.lanes.items()}
         for lane, backends in start_sim_backends(sup, settings, env).items():
             lanes[lane] = lanes[lane].model_copy(update={"backends": backends})  # type: ignore[index]
-        api_port = settings.api.port if _port_free(settings.api.port) else free_port()
+        api_socket = sup.listen(settings.api.port)
+        api_port = api_socket.getsockname()[1]
         effective = settings.model_copy(
             update={
                 "redis_url": redis_url,
                 "lanes": lanes,
                 "api": settings.api.model_copy(update={"port": api_port}),
+                "data_dir": data,
             }
         )
         config_file = data / "effective-config.yaml"
         write_effective_config(effective, config_file)
         env = {**env, "LANEWAY_CONFIG": str(config_file), "LANEWAY_REDIS_URL": redis_url}
         laneway = [sys.executable, "-m", "laneway.cli"]
-        sup.spawn("api", [*laneway, "api", "--port", str(api_port)], env)
+        fd = api_socket.fileno()
+        sup.spawn("api", [*laneway, "api", "--fd", str(fd)], env, pass_fds=(fd,))
         sup.spawn("worker-classify", [*laneway, "worker", "--lane", "classify"], env)
         for lane in LANES:
             sup.spawn(f"worker-{lane}", [*laneway, "worker", "--lane", lane], env)
-        flower_port = None
+        flower_url = None
         if flower:
-            flower_port = 5555 if _port_free(5555) else free_port()
-            sup.spawn(
-                "flower",
-                [
-                    sys.executable,
-                    "-m",
-                    "celery",
-                    "--broker",
-                    redis_url,
-                    "flower",
-                    "--address=127.0.0.1",
-                    f"--port={flower_port}",
-                ],
-                {**env, "FLOWER_UNAUTHENTICATED_API": "true"},
-            )
+            flower_socket = sup.listen(5555)
+            fd = flower_socket.fileno()
+            flower_url = f"http://127.0.0.1:{flower_socket.getsockname()[1]}"
+            sup.spawn("flower", [*laneway, "flower", "--fd", str(fd)], env, pass_fds=(fd,))
         api_url = f"http://127.0.0.1:{api_port}"
-        wait_for_port("127.0.0.1", api_port, 30)
         console.print("waiting for the workers (the classifier loads its model on first start)…")
         wait_ready(api_url, sup, timeout=300)
-        _print_urls(api_url, flower_port, redis_url, effective, sup)
+        run = runfile.RunInfo(os.getpid(), redis_url, api_url, flower_url, str(config_file))
+        runfile.write(data, run)
+        _print_urls(run, effective, sup)
         if demo:
             code = _run_demo(api_url)
         if exit_after_demo:
             return
+        _print_hints(run, data)
         console.print("[bold]laneway is up.[/bold] Ctrl-C stops everything.")
         while True:
-            dead = sup.exited()
-            if dead:
-                err.print(f"[red]{', '.join(c.name for c in dead)} exited; see {sup.log_dir}[/red]")
-                code = 1
-                return
+            sup.watch()
             time.sleep(0.5)
     except KeyboardInterrupt:
         console.print("\nstopping…")
-    except RuntimeError as exc:
-        err.print(f"[red]{exc}[/red]")
+    except (RuntimeError, CliError, CrashLoop) as exc:
+        err.print(f"[red]{exc}[/red]", highlight=False)
         code = 1
     finally:
         sup.stop()
+        runfile.remove(data, os.getpid())
         console.print("all laneway processes stopped.")
         if code:
             raise typer.Exit(code)
 
 
-def _port_free(port: int) -> bool:
-    import socket
+def laneway_command() -> str:
+    """How to run ``laneway`` from this shell: bare when the PATH finds this one, else
+    the path of this environment's script (relative when under the current directory)."""
+    script = Path(sys.executable).parent / "laneway"
+    if not script.is_file():
+        return f"{sys.executable} -m laneway.cli"
+    found = shutil.which("laneway")
+    if found and Path(found).resolve() == script.resolve():
+        return "laneway"
+    try:
+        return str(script.relative_to(Path.cwd()))
+    except ValueError:
+        return str(script)
 
-    with socket.socket() as sock:
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        try:
-            sock.bind(("127.0.0.1", port))
-        except OSError:
-            return False
-    return True
 
-
-def _print_urls(
-    api_url: str, flower_port: int | None, redis_url: str, settings: Settings, sup: Any
-) -> None:
+def _print_urls(run: runfile.RunInfo, settings: Settings, sup: Any) -> None:
     table = Table(title="laneway", show_header=False)
-    table.add_row("API", api_url)
-    table.add_row("API docs", f"{api_url}/docs")
-    if flower_port:
-        table.add_row("Flower", f"http://127.0.0.1:{flower_port}")
-    table.add_row("Redis", redis_url + (" (embedded, AOF on)" if sup.embedded_redis else ""))
+    table.add_row("API", run.api_url)
+    table.add_row("API docs", f"{run.api_url}/docs")
+    if run.flower_url:
+        table.add_row("Flower", run.flower_url)
+    embedded = " (embedded, AOF on)" if sup.embedded_redis else ""
+    table.add_row("Redis", run.redis_url + embedded)
     for lane, config in settings.lanes.items():
         for backend in config.backends:
             table.add_row(f"backend {lane}", f"{backend.name} {backend.base_url}")
     table.add_row("logs", str(sup.log_dir))
-    table.add_row(
-        "try",
-        f'laneway submit --api {api_url} "write a python function that merges two sorted lists"',
-    )
     console.print(table)
+
+
+def _print_hints(run: runfile.RunInfo, data: Path) -> None:
+    """Commands to copy, one a line and never wrapped, runnable exactly as printed: other
+    commands find this system through the run file in its data directory."""
+    laneway = laneway_command()
+    body = '{"model": "auto", "messages": [{"role": "user", "content": "hi there!"}]}'
+    lines = ["Try it (each line runs as printed, in another terminal in this directory):"]
+    if data != (Path.cwd() / ".laneway").resolve():
+        lines.append(f"  export LANEWAY_DATA_DIR={data}")
+    lines += [
+        f'  {laneway} submit "write a python function that merges two sorted lists"',
+        f"  {laneway} dead list",
+        f"  curl -s {run.api_url}/v1/chat/completions -H 'Content-Type: application/json' "
+        f"-d '{body}'",
+    ]
+    for line in lines:
+        print(line, flush=True)
 
 
 def _run_demo(api_url: str) -> int:
@@ -436,8 +526,54 @@ def _run_demo(api_url: str) -> int:
     return 1 if failures else 0
 
 
+@app.command("flower")
+def flower_command(
+    address: Annotated[str, typer.Option(help="interface to listen on")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="port to listen on")] = 5555,
+    basic_auth: Annotated[
+        str | None,
+        typer.Option(
+            envvar="FLOWER_BASIC_AUTH",
+            help="user:password[,user:password...]; required beyond loopback",
+        ),
+    ] = None,
+    fd: Annotated[
+        int | None, typer.Option(help="serve on this inherited listening socket instead")
+    ] = None,
+    config: ConfigOption = None,
+) -> None:
+    """Run Flower (Celery's monitor) on laneway's broker."""
+    from laneway.flower import serve_flower
+
+    credentials = [c.strip() for c in (basic_auth or "").split(",") if c.strip()]
+    if any(":" not in c or c.startswith(":") or c.endswith(":") for c in credentials):
+        fail("--basic-auth takes user:password pairs, separated by commas", 2)
+    if not is_loopback(address) and not credentials:
+        fail(
+            f"refusing to serve Flower on {address} without authentication: pass "
+            "--basic-auth user:password (or set FLOWER_BASIC_AUTH)",
+            2,
+        )
+    settings = _settings(config)
+    _redis(settings)
+    serve_flower(settings, address, port, fd, credentials)
+
+
 def main() -> None:
-    app()
+    import redis
+
+    try:
+        app()
+    except CliError as exc:
+        err.print(f"[red]{exc}[/red]", highlight=False)
+        sys.exit(1)
+    except (redis.ConnectionError, redis.TimeoutError) as exc:
+        err.print(
+            f"[red]lost the connection to Redis ({exc}). Is `laneway up` running, and do "
+            "LANEWAY_REDIS_URL or --config name the right Redis?[/red]",
+            highlight=False,
+        )
+        sys.exit(1)
 
 
 if __name__ == "__main__":

@@ -61,6 +61,9 @@ def sim_backend(
     insecure: Annotated[
         bool, typer.Option(help="Allow binding to a non-loopback interface.")
     ] = False,
+    fd: Annotated[
+        int | None, typer.Option(help="Serve on this inherited listening socket instead.")
+    ] = None,
 ) -> None:
     """Run a simulated OpenAI-compatible model server (for demos, tests and benchmarks).
 
@@ -104,4 +107,4 @@ def sim_backend(
         faults=faults,
         max_concurrency=max_concurrency,
     )
-    serve(config, host, port)
+    serve(config, host, port, fd)

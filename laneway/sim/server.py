@@ -16,12 +16,15 @@ def _exit_cleanly(signum: int, frame: FrameType | None) -> None:
     raise SystemExit(0)
 
 
-def serve(config: SimConfig, host: str = "127.0.0.1", port: int = 9101) -> None:
+def serve(
+    config: SimConfig, host: str = "127.0.0.1", port: int = 9101, fd: int | None = None
+) -> None:
     """Serve until SIGINT/SIGTERM; prints one "listening" line once the socket is bound."""
     uv_config = uvicorn.Config(
         create_app(config),
         host=host,
         port=port,
+        fd=fd,
         loop="uvloop",
         http="httptools",
         ws="none",
