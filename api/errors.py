@@ -45,6 +45,7 @@ class ApiError(Exception):
         param: str | None = None,
         code: str | None = None,
         headers: dict[str, str] | None = None,
+        error_type: str | None = None,
     ) -> None:
         super().__init__(message)
         self.status_code = status_code
@@ -52,15 +53,22 @@ class ApiError(Exception):
         self.param = param
         self.code = code
         self.headers = headers
+        self.error_type = error_type
+        """OpenAI's ``type``; by default derived from the status code."""
 
 
 def error_body(
-    status_code: int, message: str, param: str | None = None, code: str | None = None
+    status_code: int,
+    message: str,
+    param: str | None = None,
+    code: str | None = None,
+    error_type: str | None = None,
 ) -> dict[str, Any]:
     return {
         "error": {
             "message": message,
-            "type": _TYPES.get(
+            "type": error_type
+            or _TYPES.get(
                 status_code, "api_error" if status_code >= 500 else "invalid_request_error"
             ),
             "param": param,
@@ -100,7 +108,7 @@ def install(app: FastAPI, *, validation_status: int = 422) -> None:
     @app.exception_handler(ApiError)
     async def _api_error(_: Request, exc: ApiError) -> JSONResponse:
         return JSONResponse(
-            error_body(exc.status_code, exc.message, exc.param, exc.code),
+            error_body(exc.status_code, exc.message, exc.param, exc.code, exc.error_type),
             status_code=exc.status_code,
             headers=exc.headers,
         )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from api.errors import ApiError
 from laneway.lanes import LANES, Lane
@@ -33,20 +34,38 @@ def model_entries(settings: Settings) -> list[ModelEntry]:
     return entries
 
 
-def resolve_model(name: str, settings: Settings) -> Lane | None:
-    """The lane a model name forces, ``None`` to classify; 404 for unknown names."""
-    if name == AUTO:
-        return None
+def find_model(name: str, settings: Settings) -> ModelEntry:
+    """The entry ``GET /v1/models`` lists under ``name``; 404 for unknown names."""
     for entry in model_entries(settings):
         if entry.id == name:
-            return entry.lane
+            return entry
     raise ApiError(
         404,
         f"The model '{name}' does not exist. Use 'auto', 'laneway/<lane>' or a configured "
         "backend model (GET /v1/models lists them).",
         param="model",
         code="model_not_found",
+        error_type="invalid_request_error",  # what OpenAI answers for an unknown model
     )
+
+
+def resolve_model(name: str, settings: Settings) -> Lane | None:
+    """The lane a model name forces, ``None`` to classify; 404 for unknown names."""
+    if name == AUTO:
+        return None
+    return find_model(name, settings).lane
+
+
+def model_object(entry: ModelEntry) -> dict[str, Any]:
+    """OpenAI's ``model`` object, plus the lane it routes to and what it means."""
+    return {
+        "id": entry.id,
+        "object": "model",
+        "created": 0,
+        "owned_by": "laneway",
+        "lane": entry.lane,
+        "description": entry.description,
+    }
 
 
 def backend_model_name(name: str) -> str | None:

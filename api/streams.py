@@ -1,4 +1,5 @@
-"""Reading a job's event stream: status changes and token chunks, in order."""
+"""Reading a job's event stream (status changes and token chunks, in order) and
+serving events to clients."""
 
 from __future__ import annotations
 
@@ -9,9 +10,11 @@ from dataclasses import dataclass
 from typing import Any, cast
 
 import redis.asyncio as aioredis
+from sse_starlette import EventSourceResponse
 
 from laneway import keys
 from laneway.jobs import FINISHED, JobStatus
+from laneway.store import Outcome
 
 BLOCK_MS = 10_000
 """Longest single blocking read; below the API's Redis socket timeout."""
@@ -63,3 +66,31 @@ async def job_events(
                 yield event
                 if event.final:
                     return
+
+
+def event_stream_response(
+    events: AsyncIterator[dict[str, str]] | AsyncIterator[str],
+    headers: dict[str, str] | None = None,
+) -> EventSourceResponse:
+    r"""Server-sent events whose lines end in LF, so each event ends in "\n\n" as
+    OpenAI's and llama.cpp's do (sse-starlette's default CRLF defeats clients that
+    split a stream on "\n\n"). Events are strings (data) or dicts (data, event, id):
+    an sse-starlette ``ServerSentEvent`` would keep its own CRLF."""
+    return EventSourceResponse(events, headers=headers, ping=15, sep="\n")
+
+
+async def streaming_outcome(
+    client: aioredis.Redis, job_id: str
+) -> tuple[Outcome | None, str | None]:
+    """The job's outcome fields and, while it runs, the backend of its open attempt
+    (the one streaming the answer): one atomic read."""
+    values = cast(
+        list[str | None],
+        await client.hmget(keys.job(job_id), [*Outcome.FIELDS, "attempt_open"]),
+    )
+    *fields, attempt = values
+    if fields[0] is None:
+        return None, None
+    outcome = Outcome(job_id, fields[0], *fields[1:])
+    backend = json.loads(attempt).get("backend") if attempt else None
+    return outcome, outcome.backend or backend

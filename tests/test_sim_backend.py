@@ -132,6 +132,32 @@ def test_completions_shape_and_determinism(client: httpx.Client) -> None:
     assert different["choices"][0]["text"] != choice["text"]
 
 
+def test_n_choices_and_tool_calls(client: httpx.Client) -> None:
+    plain = client.post(CHAT, json=chat_body("pick")).json()["choices"][0]["message"]["content"]
+    body = client.post(CHAT, json=chat_body("pick", n=3)).json()
+    texts = [c["message"]["content"] for c in body["choices"]]
+    assert [c["index"] for c in body["choices"]] == [0, 1, 2]
+    assert texts[0] == plain and len(set(texts)) == 3
+    assert body["usage"]["completion_tokens"] == 3 * 16
+
+    tools = [{"type": "function", "function": {"name": n}} for n in ("alpha", "beta")]
+    named = {"type": "function", "function": {"name": "beta"}}
+    for extra, called in (
+        ({}, ["alpha", "beta"]),
+        ({"parallel_tool_calls": False}, ["alpha"]),
+        ({"tool_choice": named}, ["beta"]),
+        ({"tool_choice": "none"}, []),
+    ):
+        [choice] = client.post(CHAT, json=chat_body("pick", tools=tools, **extra)).json()["choices"]
+        calls = choice["message"].get("tool_calls", [])
+        assert [c["function"]["name"] for c in calls] == called
+        assert choice["finish_reason"] == ("tool_calls" if called else "stop")
+        assert all(json.loads(c["function"]["arguments"])["text"] for c in calls)
+    bad = client.post(CHAT, json=chat_body("pick", tools=tools, tool_choice={"function": {}}))
+    assert bad.status_code == 400 and bad.json()["error"]["param"] == "tool_choice"
+    assert client.post(CHAT, json=chat_body("pick", n=17)).json()["error"]["param"] == "n"
+
+
 def test_max_tokens_cuts_the_answer_with_finish_reason_length(client: httpx.Client) -> None:
     full = client.post(CHAT, json=chat_body("count")).json()["choices"][0]["message"]["content"]
     for field in ("max_tokens", "max_completion_tokens"):

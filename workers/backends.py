@@ -18,6 +18,7 @@ from laneway.jobs import JobKind
 from laneway.requests import estimate_tokens, output_budget, request_text
 from laneway.settings import BackendConfig, WorkerConfig
 from workers.cancel import CallCancelled, CancelToken, TrackingBackend
+from workers.shapes import conform_response
 from workers.streaming import Assembly, parse_chunk, sse_data
 
 # Fields of a laneway job request that are ours, not the backend's.
@@ -179,7 +180,9 @@ class BackendClient:
             timeout = httpx.Timeout(read, connect=min(timeout.connect or read, read))
         try:
             if on_chunk is None:
-                body = self._post(url, payload, headers, timeout)
+                body = conform_response(
+                    kind, self._post(url, payload, headers, timeout), backend.model
+                )
                 ttft = None
             else:
                 body, ttft = self._stream(
@@ -254,7 +257,6 @@ class BackendClient:
     ) -> tuple[dict[str, Any], float | None]:
         started = time.time()
         assembly = Assembly(kind, backend.model)
-        response_id = None
         with self._http.stream(
             "POST", url, json=payload, headers=headers, timeout=timeout
         ) as response:
@@ -269,7 +271,6 @@ class BackendClient:
                 chunk = parse_chunk(data)
                 if chunk is None:
                     continue
-                response_id = response_id or chunk.get("id")
                 visible = assembly.add(chunk)
                 if visible is not None:
                     on_chunk(visible)
@@ -285,7 +286,7 @@ class BackendClient:
         ttft = None
         if assembly.first_token_at is not None:
             ttft = (assembly.first_token_at - started) * 1000
-        body = assembly.response(str(response_id or "stream"), dict(request))
+        body = assembly.response(dict(request))
         return body, ttft
 
 

@@ -8,14 +8,14 @@ from collections.abc import AsyncIterator
 from typing import Annotated
 
 from fastapi import APIRouter, Header, Query, Response
-from sse_starlette import EventSourceResponse, ServerSentEvent
+from sse_starlette import EventSourceResponse
 
 from api.deps import StateDep, TenantDep
 from api.errors import ApiError, error_body
 from api.events import wait_for_finish
 from api.models import backend_model_name, resolve_model
 from api.schemas import JobAccepted, JobSubmit, JobView, links_for
-from api.streams import job_events
+from api.streams import event_stream_response, job_events
 from laneway.jobs import Job, JobStatus
 from producer import Submission
 
@@ -125,13 +125,12 @@ async def job_event_stream(
     await owned_job(state, tenant, job_id)
     after = last_event_id if last_event_id and _STREAM_ID.fullmatch(last_event_id) else "0-0"
 
-    async def events() -> AsyncIterator[ServerSentEvent]:
+    async def events() -> AsyncIterator[dict[str, str]]:
         async for event in job_events(state.redis, job_id, after=after):
-            yield ServerSentEvent(
-                json.dumps(event.data, separators=(",", ":")), event=event.type, id=event.id
-            )
+            data = json.dumps(event.data, separators=(",", ":"))
+            yield {"data": data, "event": event.type, "id": event.id}
 
-    return EventSourceResponse(events(), ping=15)
+    return event_stream_response(events())
 
 
 _STREAM_ID = re.compile(r"\d+-\d+")

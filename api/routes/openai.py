@@ -15,9 +15,9 @@ from sse_starlette import EventSourceResponse
 from api.deps import ApiState, StateDep, TenantDep
 from api.errors import ApiError, error_body
 from api.events import block_ms, wait_final
-from api.models import backend_model_name, model_entries, resolve_model
+from api.models import backend_model_name, find_model, model_entries, model_object, resolve_model
 from api.schemas import ChatCompletionRequest, CompletionRequest
-from api.streams import job_events
+from api.streams import event_stream_response, job_events, streaming_outcome
 from laneway.jobs import JobKind, JobStatus, Usage
 from laneway.store import Outcome
 from producer import Submission
@@ -26,25 +26,19 @@ router = APIRouter(prefix="/v1", tags=["openai"])
 
 JOB_HEADER = "x-laneway-job-id"
 LANE_HEADER = "x-laneway-lane"
+BACKEND_HEADER = "x-laneway-backend"
 
 
 @router.get("/models")
 async def list_models(state: StateDep, tenant: TenantDep) -> dict[str, Any]:
     """``auto``, one ``laneway/<lane>`` per lane and every configured backend model."""
-    return {
-        "object": "list",
-        "data": [
-            {
-                "id": e.id,
-                "object": "model",
-                "created": 0,
-                "owned_by": "laneway",
-                "lane": e.lane,
-                "description": e.description,
-            }
-            for e in model_entries(state.settings)
-        ],
-    }
+    return {"object": "list", "data": [model_object(e) for e in model_entries(state.settings)]}
+
+
+@router.get("/models/{model:path}")
+async def retrieve_model(model: str, state: StateDep, tenant: TenantDep) -> dict[str, Any]:
+    """One of the models ``GET /v1/models`` lists; 404 ``model_not_found`` otherwise."""
+    return model_object(find_model(model, state.settings))
 
 
 @router.post("/chat/completions", response_model=None)
@@ -105,10 +99,12 @@ async def _outcome(state: ApiState, job_id: str) -> Outcome:
     return outcome
 
 
-def _headers(job: Outcome) -> dict[str, str]:
+def _headers(job: Outcome, backend: str | None = None) -> dict[str, str]:
+    """``backend``: the one streaming the answer of a job that is still running."""
     headers = {JOB_HEADER: job.job_id, LANE_HEADER: job.lane or ""}
-    if job.backend:
-        headers["x-laneway-backend"] = job.backend
+    backend = job.backend or backend
+    if backend:
+        headers[BACKEND_HEADER] = backend
     return headers
 
 
@@ -154,7 +150,9 @@ async def _stream(
         first.append(event)
         if event.type == "chunks" or event.final:
             break
-    job = await _outcome(state, job_id)
+    job, backend = await streaming_outcome(state.redis, job_id)
+    if job is None:
+        raise ApiError(500, f"job {job_id} expired or vanished")
     if job.status in (JobStatus.FAILED, JobStatus.CANCELLED):
         raise _job_error(job)
     include_usage = bool(body.stream_options and body.stream_options.include_usage)
@@ -190,7 +188,7 @@ async def _stream(
                 with anyio.CancelScope(shield=True):
                     await state.store.cancel(job_id)
 
-    return EventSourceResponse(chunks(), headers=_headers(job), ping=15)
+    return event_stream_response(chunks(), headers=_headers(job, backend))
 
 
 async def _chain(first: list[Any], rest: AsyncIterator[Any]) -> AsyncIterator[Any]:
@@ -201,12 +199,14 @@ async def _chain(first: list[Any], rest: AsyncIterator[Any]) -> AsyncIterator[An
 
 
 def _usage_chunk(job: Outcome, kind: JobKind) -> dict[str, Any]:
+    """The last chunk ``stream_options.include_usage`` asks for: no choices, the usage;
+    id, created and model as in the chunks before it."""
     result = json.loads(job.result) if job.result else {}
     return {
         "id": result.get("id") or job.job_id,
         "object": "chat.completion.chunk" if kind is JobKind.CHAT else "text_completion",
-        "created": int(float(job.finished_at or time.time())),
-        "model": job.model,
+        "created": result.get("created") or int(float(job.finished_at or time.time())),
+        "model": result.get("model") or job.model or "",
         "choices": [],
         "usage": Usage.model_validate_json(job.usage or "{}").model_dump(),
     }

@@ -24,7 +24,7 @@ from laneway.sim.generation import Answer, response_body, sse_chunks
 from laneway.sim.parsing import CompletionRequest, Kind, parse_body, parse_completion_request
 from laneway.sim.stats import RequestRecord, Stats
 from laneway.sim.streaming import CLIENT_CLOSED, SSEResponse
-from laneway.sim.textgen import generate_tokens, prompt_digest
+from laneway.sim.textgen import choice_digest, generate_tokens, prompt_digest
 
 
 def json_response(value: Any, status: int = 200) -> Response:
@@ -152,10 +152,12 @@ class SimBackend:
             kind=kind,
             model=req.model,
             fingerprint=self.config.name,
-            tokens=generate_tokens(digest, count),
+            choices=[generate_tokens(choice_digest(digest, i), count) for i in range(req.n)],
             finish_reason=finish_reason,
             prompt_tokens=req.prompt_tokens,
             include_usage=req.include_usage,
+            tools=req.tools,
+            sparse=self.faults.settings.sparse,
         )
         if req.stream:
             return SSEResponse(

@@ -23,6 +23,11 @@ class FaultSettings(BaseModel):
     )
     hang_seconds: float = Field(default=3600.0, ge=0.0)
     down: bool = Field(default=False, description="answer every request with 503")
+    sparse: bool = Field(
+        default=False,
+        description="leave out id, created, system_fingerprint, logprobs and null "
+        "finish_reason/usage, as some servers do (laneway must fill them in)",
+    )
     seed: int = Field(default=0, description="seed of the fault draws")
 
 

@@ -14,6 +14,7 @@ from laneway.sim.errors import ApiError, invalid_type, missing
 from laneway.sim.textgen import estimate_tokens
 
 Kind = Literal["chat", "completion"]
+MAX_CHOICES = 16
 
 
 @dataclass(slots=True)
@@ -25,6 +26,9 @@ class CompletionRequest:
     max_tokens: int | None
     stream: bool
     include_usage: bool
+    n: int = 1
+    tools: tuple[str, ...] = ()
+    """Names of the functions the answer calls (chat requests with ``tools``)."""
 
 
 def parse_body(raw: bytes) -> dict[str, Any]:
@@ -55,8 +59,15 @@ def parse_completion_request(kind: Kind, body: dict[str, Any]) -> CompletionRequ
         max_tokens = _optional_positive_int(body, "max_tokens")
 
     n = body.get("n")
-    if n is not None and (type(n) is not int or n != 1):
-        raise ApiError(400, "The sim backend only supports n=1.", param="n", code="unsupported")
+    if n is None:
+        n = 1
+    elif type(n) is not int:
+        raise invalid_type("n", "an integer")
+    elif not 1 <= n <= MAX_CHOICES:
+        raise ApiError(
+            400, f"'n' must be between 1 and {MAX_CHOICES}.", param="n", code="invalid_value"
+        )
+    tools = _called_functions(body) if kind == "chat" else ()
 
     stream = body.get("stream")
     if stream is None:
@@ -74,7 +85,45 @@ def parse_completion_request(kind: Kind, body: dict[str, Any]) -> CompletionRequ
             raise invalid_type("stream_options.include_usage", "a boolean")
         include_usage = bool(usage_flag)
 
-    return CompletionRequest(kind, model, prompt, prompt_tokens, max_tokens, stream, include_usage)
+    return CompletionRequest(
+        kind, model, prompt, prompt_tokens, max_tokens, stream, include_usage, n, tools
+    )
+
+
+def _called_functions(body: dict[str, Any]) -> tuple[str, ...]:
+    """The functions the answer calls: every declared one (in parallel), the one
+    ``tool_choice`` names, only the first without ``parallel_tool_calls``, none
+    for ``tool_choice: "none"``. A real model may answer in text instead; the sim
+    always calls, so that tool-call handling can be tested deterministically."""
+    tools = body.get("tools")
+    if tools is None:
+        return ()
+    if not isinstance(tools, list):
+        raise invalid_type("tools", "an array of tools")
+    names: list[str] = []
+    for i, tool in enumerate(tools):
+        function = tool.get("function") if isinstance(tool, dict) else None
+        name = function.get("name") if isinstance(function, dict) else None
+        if not isinstance(name, str) or not name:
+            raise invalid_type(f"tools[{i}].function.name", "a string")
+        names.append(name)
+    choice = body.get("tool_choice")
+    if choice == "none":
+        return ()
+    if isinstance(choice, dict):
+        function = choice.get("function")
+        name = function.get("name") if isinstance(function, dict) else None
+        if name not in names:
+            raise ApiError(
+                400,
+                "'tool_choice' must name a function declared in 'tools'.",
+                param="tool_choice",
+                code="invalid_value",
+            )
+        return (str(name),)
+    if body.get("parallel_tool_calls") is False:
+        return tuple(names[:1])
+    return tuple(names)
 
 
 def _chat_prompt(messages: Any) -> str:

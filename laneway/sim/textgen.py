@@ -21,6 +21,13 @@ def prompt_digest(prompt: str, model: str) -> bytes:
     return hashlib.blake2b(f"{model}\x00{prompt}".encode(), digest_size=8).digest()
 
 
+def choice_digest(digest: bytes, index: int) -> bytes:
+    """The digest of choice ``index`` of an ``n > 1`` request; choice 0 is the plain answer."""
+    if index == 0:
+        return digest
+    return hashlib.blake2b(digest + index.to_bytes(2, "big"), digest_size=8).digest()
+
+
 def generate_tokens(digest: bytes, count: int) -> list[str]:
     """``count`` words, each with a leading space; shorter answers are prefixes of longer ones."""
     rng = random.Random(int.from_bytes(digest, "big"))
