@@ -47,6 +47,10 @@ def run_worker(
         queue = queue_for(role)  # type: ignore[arg-type]
         concurrency = concurrency or settings.lanes[role].worker_concurrency  # type: ignore[index]
     name = f"{role}@{socket.gethostname()}-{os.getpid()}"
+    # httpx logs every request at INFO: the health prober alone would write a line per
+    # backend every few seconds. Calls that matter are logged by laneway itself.
+    for noisy in ("httpx", "httpcore"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
     beat: list[Heartbeat] = []
 
     @signals.worker_ready.connect(weak=False)  # type: ignore[untyped-decorator]

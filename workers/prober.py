@@ -51,6 +51,8 @@ class HealthProber:
         self._http = httpx.Client(timeout=httpx.Timeout(2.0))
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="laneway-prober", daemon=True)
+        self._healthy: dict[str, bool] = {}
+        """What the last probe of each backend found: only changes are logged."""
 
     def start(self) -> None:
         if self._backends:
@@ -75,11 +77,15 @@ class HealthProber:
         healthy = probe(self._http, backend)
         self._breakers.refresh([backend.name])
         state = self._breakers.state(backend.name)
+        if self._healthy.get(backend.name, True) != healthy:
+            if healthy:
+                log.info("health probe: %s answers again", backend.name)
+            else:
+                log.warning("health probe: %s is not answering", backend.name)
+        self._healthy[backend.name] = healthy
         if not healthy:
-            log.warning("health probe: %s is not answering", backend.name)
             self._breakers.failure(backend)
         elif state.failures and (state.state != "open" or self._breakers.cooled_down(backend.name)):
             # the probe is the half-open call: it may close a breaker that has cooled down
-            log.info("health probe: %s answers again", backend.name)
             self._breakers.success(backend)
         return healthy

@@ -1,0 +1,33 @@
+"""A healthy system's worker logs stay quiet: no line per health probe or HTTP call."""
+
+from __future__ import annotations
+
+import time
+
+from laneway import keys
+from tests.system import System
+
+
+def _probe_seen_anew(system: System, backend: str, timeout: float = 30) -> None:
+    """Wait for a fresh health probe of ``backend``: its interval lock expires, then is
+    taken again."""
+    lock = keys.health_probe_lock(backend)
+    deadline = time.monotonic() + timeout
+    phase = "held" if system.redis.exists(lock) else "free"
+    while time.monotonic() < deadline:
+        held = bool(system.redis.exists(lock))
+        if phase == "held" and not held:
+            phase = "free"
+        elif phase == "free" and held:
+            return
+        time.sleep(0.05)
+    raise AssertionError(f"no health probe of {backend} within {timeout}s")
+
+
+def test_health_probes_of_healthy_backends_write_nothing_to_the_log(system: System) -> None:
+    for _ in range(2):
+        _probe_seen_anew(system, "fast-a")
+    for log in system.supervisor.log_dir.glob("worker-*.log"):
+        text = log.read_text()
+        assert "HTTP Request:" not in text, log
+        assert "health probe: fast-a" not in text, log
