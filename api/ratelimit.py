@@ -1,0 +1,239 @@
+"""Per-key rate limits and monthly token quotas, checked before a request is accepted.
+
+One Lua script (``laneway/lua/ratelimit.lua``) checks and takes every limit of a key
+in one Redis round trip, so API replicas share the limits and a refused request
+writes nothing. Refusals and admissions answer as OpenAI's API does: 429 with
+``Retry-After``, an error of type ``requests`` or ``tokens`` and code
+``rate_limit_exceeded``, and ``x-ratelimit-*`` headers on every answer to a
+limited key's request.
+"""
+
+from __future__ import annotations
+
+import calendar
+import math
+import time
+from dataclasses import dataclass
+from typing import Any
+
+import redis.asyncio as aioredis
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from api.errors import error_body
+from laneway import keys
+from laneway.apikeys import Limits
+from laneway.store import script_source
+
+HEADERS_STATE = "laneway_ratelimit_headers"
+"""Where an admitted request's ``x-ratelimit-*`` headers wait for its response."""
+
+
+@dataclass(frozen=True, slots=True)
+class Verdict:
+    outcome: str
+    """``ok``, ``requests``, ``tokens``, ``too_large`` or ``monthly``."""
+    requests_left: int
+    requests_reset_ms: int
+    tokens_left: int
+    tokens_reset_ms: int
+    wait_ms: int
+    month_used: int
+
+    @property
+    def admitted(self) -> bool:
+        return self.outcome == "ok"
+
+
+def month_window(now: float) -> tuple[str, int]:
+    """This month's name (UTC, ``YYYY-MM``) and when the next one starts (unix s)."""
+    day = time.gmtime(now)
+    year, month = (day.tm_year + 1, 1) if day.tm_mon == 12 else (day.tm_year, day.tm_mon + 1)
+    return f"{day.tm_year:04d}-{day.tm_mon:02d}", calendar.timegm((year, month, 1, 0, 0, 0))
+
+
+def duration(ms: int) -> str:
+    """A span the way OpenAI's ``x-ratelimit-reset-*`` headers write it: ``12ms``,
+    ``1.5s``, ``6m0s``, ``1h2m3s``."""
+    if ms < 1000:
+        return f"{max(ms, 0)}ms"
+    hours, rest = divmod(ms, 3_600_000)
+    minutes, rest = divmod(rest, 60_000)
+    seconds = f"{rest / 1000:.3f}".rstrip("0").rstrip(".")
+    if hours:
+        return f"{hours}h{minutes}m{seconds}s"
+    if minutes:
+        return f"{minutes}m{seconds}s"
+    return f"{seconds}s"
+
+
+def ratelimit_headers(limits: Limits, verdict: Verdict) -> dict[str, str]:
+    headers: dict[str, str] = {}
+    if limits.rpm is not None:
+        headers["x-ratelimit-limit-requests"] = str(limits.rpm)
+        headers["x-ratelimit-remaining-requests"] = str(max(0, verdict.requests_left))
+        headers["x-ratelimit-reset-requests"] = duration(verdict.requests_reset_ms)
+    if limits.tpm is not None:
+        headers["x-ratelimit-limit-tokens"] = str(limits.tpm)
+        headers["x-ratelimit-remaining-tokens"] = str(max(0, verdict.tokens_left))
+        headers["x-ratelimit-reset-tokens"] = duration(verdict.tokens_reset_ms)
+    if limits.monthly_tokens is not None:
+        left = max(0, limits.monthly_tokens - verdict.month_used)
+        headers["x-laneway-limit-monthly-tokens"] = str(limits.monthly_tokens)
+        headers["x-laneway-remaining-monthly-tokens"] = str(left)
+    return headers
+
+
+class RateLimited(Exception):
+    """A request over one of its key's limits: answered 429, nothing written."""
+
+    def __init__(
+        self, message: str, kind: str, headers: dict[str, str], retry_after: int | None
+    ) -> None:
+        super().__init__(message)
+        self.message = message
+        self.kind = kind
+        self.headers = dict(headers)
+        if retry_after is not None:
+            self.headers["Retry-After"] = str(retry_after)
+
+    def body(self) -> dict[str, Any]:
+        body = error_body(429, self.message, code="rate_limit_exceeded")
+        body["error"]["type"] = self.kind  # OpenAI's: "requests" or "tokens"
+        return body
+
+
+def _wait(ms: int) -> str:
+    return duration(ms) if ms < 60_000 else f"{math.ceil(ms / 1000)}s"
+
+
+def refusal(key_id: str, limits: Limits, tokens: int, verdict: Verdict, now: float) -> RateLimited:
+    headers = ratelimit_headers(limits, verdict)
+    retry_after = max(1, math.ceil(verdict.wait_ms / 1000))
+    who = f"API key {key_id}"
+    if verdict.outcome == "requests":
+        return RateLimited(
+            f"Rate limit reached for {who} on requests per min (RPM): Limit {limits.rpm}, "
+            f"Used {limits.rpm}, Requested 1. Please try again in {_wait(verdict.wait_ms)}.",
+            "requests",
+            headers,
+            retry_after,
+        )
+    if verdict.outcome == "tokens":
+        used = (limits.tpm or 0) - max(0, verdict.tokens_left)
+        return RateLimited(
+            f"Rate limit reached for {who} on tokens per min (TPM): Limit {limits.tpm}, "
+            f"Used {used}, Requested {tokens}. Please try again in {_wait(verdict.wait_ms)}. "
+            "A request counts its prompt (about 4 characters a token) plus max_tokens.",
+            "tokens",
+            headers,
+            retry_after,
+        )
+    if verdict.outcome == "too_large":
+        # Waiting cannot help, so no Retry-After: the request must get smaller.
+        return RateLimited(
+            f"Request too large for {who} on tokens per min (TPM): Limit {limits.tpm}, "
+            f"Requested {tokens} (its prompt, about 4 characters a token, plus max_tokens). "
+            "Shorten the prompt or lower max_tokens.",
+            "tokens",
+            headers,
+            None,
+        )
+    month, next_month = month_window(now)
+    quota = limits.monthly_tokens or 0
+    resets = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(next_month))
+    if tokens > quota:
+        return RateLimited(
+            f"Request too large for {who}'s monthly token quota: Limit {quota}, "
+            f"Requested {tokens}. Shorten the prompt or lower max_tokens.",
+            "tokens",
+            headers,
+            None,
+        )
+    return RateLimited(
+        f"Monthly token quota reached for {who} ({month}): Limit {quota}, Used "
+        f"{verdict.month_used}, Requested {tokens}. The quota renews at {resets}.",
+        "tokens",
+        headers,
+        max(1, math.ceil(next_month - now)),
+    )
+
+
+class RateLimiter:
+    def __init__(self, client: aioredis.Redis) -> None:
+        self._script = client.register_script(script_source("ratelimit"))
+
+    async def check(self, key_id: str, limits: Limits, tokens: int) -> Verdict:
+        """Admit a request that counts ``tokens`` (taking it from every limit) or
+        refuse it (taking nothing), in one round trip."""
+        month, next_month = month_window(time.time())
+        reply = await self._script(
+            keys=[
+                keys.rate_bucket(key_id, "requests"),
+                keys.rate_bucket(key_id, "tokens"),
+                keys.monthly_tokens(key_id, month),
+            ],
+            args=[
+                limits.rpm or 0,
+                limits.tpm or 0,
+                limits.monthly_tokens or 0,
+                tokens,
+                next_month + 7 * 86_400,  # kept a week past the month, to look at
+            ],
+        )
+        outcome, *numbers = reply
+        return Verdict(str(outcome), *(int(n) for n in numbers))
+
+    async def admit(self, key_id: str, limits: Limits, tokens: int) -> dict[str, str]:
+        """The ``x-ratelimit-*`` headers of an admitted request; :class:`RateLimited`
+        when a limit refuses it."""
+        verdict = await self.check(key_id, limits, tokens)
+        if not verdict.admitted:
+            raise refusal(key_id, limits, tokens, verdict, time.time())
+        return ratelimit_headers(limits, verdict)
+
+
+class RateLimitHeaders:
+    """Adds the headers an admitted request left in its scope's state to whatever
+    response it gets (JSON, a stream or an error)."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+
+        async def with_headers(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                extra = (scope.get("state") or {}).get(HEADERS_STATE)
+                if extra:
+                    present = {name.lower() for name, _ in message.get("headers", [])}
+                    message = {
+                        **message,
+                        "headers": [
+                            *message.get("headers", []),
+                            *(
+                                (name.encode(), value.encode())
+                                for name, value in extra.items()
+                                if name.encode() not in present
+                            ),
+                        ],
+                    }
+            await send(message)
+
+        await self.app(scope, receive, with_headers)
+
+
+def remember_headers(request: Request, headers: dict[str, str]) -> None:
+    setattr(request.state, HEADERS_STATE, headers)
+
+
+def install(app: FastAPI) -> None:
+    @app.exception_handler(RateLimited)
+    async def _limited(_: Request, exc: RateLimited) -> JSONResponse:
+        return JSONResponse(exc.body(), status_code=429, headers=exc.headers)
+
+    app.add_middleware(RateLimitHeaders)
