@@ -481,3 +481,30 @@ def test_keys_never_reach_the_logs(keyed: System) -> None:
         text = log.read_text(errors="replace")
         assert key not in text, log.name
         assert key[3:] not in text, log.name
+
+
+def test_the_watchdog_keeps_an_unclassified_job_in_its_keys_lanes(
+    keyed: System, sims: dict[str, SimBackendProcess], tmp_path: Path
+) -> None:
+    # A Redis database with no classifier: the lane worker's watchdog routes the job
+    # once classifier.unclassified_after_seconds pass (shortened: the mechanism is
+    # what is tested here), normally to general, which this key may not use.
+    url = keyed.redis_url.rsplit("/", 1)[0] + "/3"
+    config = write_config(
+        tmp_path / "laneway.yaml",
+        url,
+        {"high-compute": [sim_backend_config("high-a", sims["high-a"], "sim-large")]},
+        classifier={"strategy": "rules", "unclassified_after_seconds": 1},
+    )
+    env = {**keyed.env, "LANEWAY_CONFIG": str(config)}
+    alone = System(config=config, redis_url=url, supervisor=keyed.supervisor, env=env)
+    alone.start_worker("high-compute", "worker-high-compute-watchdog")
+    api = alone.start_api()
+    alone.wait_ready(["high-compute"])
+    key = create_key(alone, "--tenant", "wd", "--lanes", "high-compute")["key"]
+    with httpx.Client(base_url=api, headers=bearer(key), timeout=30) as client:
+        job_id = client.post("/v1/jobs", json=chat("hi")).json()["id"]
+        job = client.get(f"/v1/jobs/{job_id}", params={"wait": 20}).json()
+    assert job["status"] == "succeeded", job
+    assert (job["lane"], job["strategy"]) == ("high-compute", "fallback")
+    assert "did not answer" in job["reason"] and "may not use general" in job["reason"]
