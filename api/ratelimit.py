@@ -11,6 +11,7 @@ limited key's request.
 from __future__ import annotations
 
 import calendar
+import logging
 import math
 import time
 from dataclasses import dataclass
@@ -19,6 +20,7 @@ from typing import Any
 import redis.asyncio as aioredis
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
+from redis.exceptions import RedisError
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from api.errors import error_body
@@ -28,6 +30,9 @@ from laneway.store import script_source
 
 HEADERS_STATE = "laneway_ratelimit_headers"
 """Where an admitted request's ``x-ratelimit-*`` headers wait for its response."""
+PRINCIPAL_STATE = "principal"
+"""Where authentication leaves the caller (``request.state.principal``)."""
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True, slots=True)
@@ -164,9 +169,12 @@ class RateLimiter:
     def __init__(self, client: aioredis.Redis) -> None:
         self._script = client.register_script(script_source("ratelimit"))
 
-    async def check(self, key_id: str, limits: Limits, tokens: int) -> Verdict:
+    async def check(
+        self, key_id: str, limits: Limits, tokens: int, *, peek: bool = False
+    ) -> Verdict:
         """Admit a request that counts ``tokens`` (taking it from every limit) or
-        refuse it (taking nothing), in one round trip."""
+        refuse it (taking nothing), in one round trip. ``peek``: only report where
+        the limits stand."""
         month, next_month = month_window(time.time())
         reply = await self._script(
             keys=[
@@ -180,6 +188,7 @@ class RateLimiter:
                 limits.monthly_tokens or 0,
                 tokens,
                 next_month + 7 * 86_400,  # kept a week past the month, to look at
+                "1" if peek else "0",
             ],
         )
         outcome, *numbers = reply
@@ -193,10 +202,15 @@ class RateLimiter:
             raise refusal(key_id, limits, tokens, verdict, time.time())
         return ratelimit_headers(limits, verdict)
 
+    async def headers(self, key_id: str, limits: Limits) -> dict[str, str]:
+        """Where a key's limits stand, for answers that take nothing from them."""
+        return ratelimit_headers(limits, await self.check(key_id, limits, 0, peek=True))
+
 
 class RateLimitHeaders:
-    """Adds the headers an admitted request left in its scope's state to whatever
-    response it gets (JSON, a stream or an error)."""
+    """Puts ``x-ratelimit-*`` headers on every answer to a limited key: those its
+    admission left in the scope's state (a submit: JSON, a stream or an error), or,
+    for any other request, where its limits stand (one more round trip, only then)."""
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
@@ -208,7 +222,7 @@ class RateLimitHeaders:
 
         async def with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":
-                extra = (scope.get("state") or {}).get(HEADERS_STATE)
+                extra = await self._headers(scope)
                 if extra:
                     present = {name.lower() for name, _ in message.get("headers", [])}
                     message = {
@@ -225,6 +239,21 @@ class RateLimitHeaders:
             await send(message)
 
         await self.app(scope, receive, with_headers)
+
+    async def _headers(self, scope: Scope) -> dict[str, str] | None:
+        state = scope.get("state") or {}
+        admitted: dict[str, str] | None = state.get(HEADERS_STATE)
+        principal = state.get(PRINCIPAL_STATE)
+        if admitted is not None or principal is None:
+            return admitted
+        if principal.key_id is None or not principal.limits.any:
+            return None
+        limiter: RateLimiter = scope["app"].state.laneway.limiter
+        try:
+            return await limiter.headers(principal.key_id, principal.limits)
+        except RedisError as exc:  # the answer matters more than its headers
+            log.warning("rate limit headers unavailable: %r", exc)
+            return None
 
 
 def remember_headers(request: Request, headers: dict[str, str]) -> None:

@@ -320,6 +320,11 @@ def test_requests_per_minute(keyed: System) -> None:
             assert accepted.headers["x-ratelimit-remaining-requests"] == str(left)
             assert accepted.headers["x-ratelimit-reset-requests"].endswith("s")
         refused = client.post("/v1/jobs", json=chat("hi", route="general"))
+        # answers that take nothing from the limits still say where they stand
+        for read in (client.get(f"/v1/jobs/{accepted.json()['id']}"), client.get("/v1/models")):
+            assert read.status_code == 200
+            assert read.headers["x-ratelimit-limit-requests"] == "3"
+            assert read.headers["x-ratelimit-remaining-requests"] == "0"
     assert refused.status_code == 429
     error = refused.json()["error"]
     assert (error["type"], error["code"]) == ("requests", "rate_limit_exceeded")
@@ -508,3 +513,41 @@ def test_the_watchdog_keeps_an_unclassified_job_in_its_keys_lanes(
     assert job["status"] == "succeeded", job
     assert (job["lane"], job["strategy"]) == ("high-compute", "fallback")
     assert "did not answer" in job["reason"] and "may not use general" in job["reason"]
+
+
+# -- the pieces, on their own --------------------------------------------------------------
+
+
+def test_key_list_parsing() -> None:
+    from laneway.apikeys import ApiKeyError, KeyRing
+
+    ring = KeyRing.parse(" k1:alice , k2 ,k3:bob", "X")
+    assert ring.keys == (("k1", "alice"), ("k2", "default"), ("k3", "bob"))
+    assert ring.tenant_for("k2") == "default" and ring.tenant_for("k4") is None
+    assert not KeyRing.parse("  ", "X").enabled
+    for text in (",", "k1,", ":t", "a b", "k:a,k:a", "k:a:b"):
+        with pytest.raises(ApiKeyError):
+            KeyRing.parse(text, "X")
+    assert "k1" not in repr(ring)
+
+
+def test_reset_durations_and_months() -> None:
+    import calendar
+
+    from api.ratelimit import duration, month_window
+
+    assert [duration(ms) for ms in (0, 12, 1000, 1500, 17_280, 360_000, 3_723_000)] == [
+        "0ms", "12ms", "1s", "1.5s", "17.28s", "6m0s", "1h2m3s",
+    ]  # fmt: skip
+    december = calendar.timegm((2025, 12, 31, 23, 59, 59))
+    assert month_window(december) == ("2025-12", calendar.timegm((2026, 1, 1, 0, 0, 0)))
+    assert month_window(december + 1) == ("2026-01", calendar.timegm((2026, 2, 1, 0, 0, 0)))
+
+
+def test_nearest_allowed_lane() -> None:
+    from laneway.lanes import excluded_lanes, nearest_lane
+
+    assert nearest_lane("fast-path", ["general", "high-compute"]) == "general"
+    assert nearest_lane("high-compute", ["fast-path"]) == "fast-path"
+    assert nearest_lane("general", ["fast-path", "high-compute"]) == "high-compute"
+    assert excluded_lanes(["general"]) == ["fast-path", "high-compute"]

@@ -4,7 +4,8 @@
 -- calendar month. Nothing is written unless every limit admits the request.
 -- KEYS: requests bucket, tokens bucket, this month's token counter
 -- ARGV: requests per minute, tokens per minute, monthly tokens (0: no such limit),
---       tokens the request counts, when this month's counter may expire (unix s)
+--       tokens the request counts, when this month's counter may expire (unix s),
+--       '1' to only report where the limits stand (nothing checked, nothing taken)
 -- Returns {verdict, requests left, ms until the requests bucket is full again,
 --          tokens left, ms until the tokens bucket is full again,
 --          ms to wait before a retry can pass (0 when admitted), tokens used this month}
@@ -49,7 +50,9 @@ if monthly > 0 then
 end
 
 local verdict, wait = 'ok', 0
-if rpm > 0 and requests < 1 then
+if ARGV[6] == '1' then
+  verdict = 'peek'
+elseif rpm > 0 and requests < 1 then
   verdict, wait = 'requests', ms_until(requests, 1, rpm)
 elseif tpm > 0 and cost > tpm then
   verdict = 'too_large'
