@@ -82,7 +82,7 @@ async def admit(request: Request, submission: Submission) -> Submission:
     """Let a submission through its key's lanes and limits, before anything is written.
 
     A lane the key may not use, forced by ``route`` or a model name, is refused with
-    403; over a limit, :class:`~api.ratelimit.RateLimited` (429). The submission comes
+    403; over a limit, 429. The submission comes
     back carrying the key's lanes, so the classifier keeps the job inside them.
     """
     principal: Principal = request.state.principal

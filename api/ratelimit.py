@@ -15,15 +15,13 @@ import logging
 import math
 import time
 from dataclasses import dataclass
-from typing import Any
 
 import redis.asyncio as aioredis
 from fastapi import FastAPI, Request
-from fastapi.responses import JSONResponse
 from redis.exceptions import RedisError
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from api.errors import error_body
+from api.errors import ApiError
 from laneway import keys
 from laneway.apikeys import Limits
 from laneway.store import script_source
@@ -90,35 +88,26 @@ def ratelimit_headers(limits: Limits, verdict: Verdict) -> dict[str, str]:
     return headers
 
 
-class RateLimited(Exception):
-    """A request over one of its key's limits: answered 429, nothing written."""
-
-    def __init__(
-        self, message: str, kind: str, headers: dict[str, str], retry_after: int | None
-    ) -> None:
-        super().__init__(message)
-        self.message = message
-        self.kind = kind
-        self.headers = dict(headers)
-        if retry_after is not None:
-            self.headers["Retry-After"] = str(retry_after)
-
-    def body(self) -> dict[str, Any]:
-        body = error_body(429, self.message, code="rate_limit_exceeded")
-        body["error"]["type"] = self.kind  # OpenAI's: "requests" or "tokens"
-        return body
+def rate_limited(
+    message: str, kind: str, headers: dict[str, str], retry_after: int | None
+) -> ApiError:
+    """A 429 in OpenAI's shape: type ``requests`` or ``tokens``, code
+    ``rate_limit_exceeded``, the limits' headers and ``Retry-After`` when waiting helps."""
+    if retry_after is not None:
+        headers = {**headers, "Retry-After": str(retry_after)}
+    return ApiError(429, message, code="rate_limit_exceeded", error_type=kind, headers=headers)
 
 
 def _wait(ms: int) -> str:
     return duration(ms) if ms < 60_000 else f"{math.ceil(ms / 1000)}s"
 
 
-def refusal(key_id: str, limits: Limits, tokens: int, verdict: Verdict, now: float) -> RateLimited:
+def refusal(key_id: str, limits: Limits, tokens: int, verdict: Verdict, now: float) -> ApiError:
     headers = ratelimit_headers(limits, verdict)
     retry_after = max(1, math.ceil(verdict.wait_ms / 1000))
     who = f"API key {key_id}"
     if verdict.outcome == "requests":
-        return RateLimited(
+        return rate_limited(
             f"Rate limit reached for {who} on requests per min (RPM): Limit {limits.rpm}, "
             f"Used {limits.rpm}, Requested 1. Please try again in {_wait(verdict.wait_ms)}.",
             "requests",
@@ -127,7 +116,7 @@ def refusal(key_id: str, limits: Limits, tokens: int, verdict: Verdict, now: flo
         )
     if verdict.outcome == "tokens":
         used = (limits.tpm or 0) - max(0, verdict.tokens_left)
-        return RateLimited(
+        return rate_limited(
             f"Rate limit reached for {who} on tokens per min (TPM): Limit {limits.tpm}, "
             f"Used {used}, Requested {tokens}. Please try again in {_wait(verdict.wait_ms)}. "
             "A request counts its prompt (about 4 characters a token) plus max_tokens.",
@@ -137,7 +126,7 @@ def refusal(key_id: str, limits: Limits, tokens: int, verdict: Verdict, now: flo
         )
     if verdict.outcome == "too_large":
         # Waiting cannot help, so no Retry-After: the request must get smaller.
-        return RateLimited(
+        return rate_limited(
             f"Request too large for {who} on tokens per min (TPM): Limit {limits.tpm}, "
             f"Requested {tokens} (its prompt, about 4 characters a token, plus max_tokens). "
             "Shorten the prompt or lower max_tokens.",
@@ -149,14 +138,14 @@ def refusal(key_id: str, limits: Limits, tokens: int, verdict: Verdict, now: flo
     quota = limits.monthly_tokens or 0
     resets = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(next_month))
     if tokens > quota:
-        return RateLimited(
+        return rate_limited(
             f"Request too large for {who}'s monthly token quota: Limit {quota}, "
             f"Requested {tokens}. Shorten the prompt or lower max_tokens.",
             "tokens",
             headers,
             None,
         )
-    return RateLimited(
+    return rate_limited(
         f"Monthly token quota reached for {who} ({month}): Limit {quota}, Used "
         f"{verdict.month_used}, Requested {tokens}. The quota renews at {resets}.",
         "tokens",
@@ -195,8 +184,8 @@ class RateLimiter:
         return Verdict(str(outcome), *(int(n) for n in numbers))
 
     async def admit(self, key_id: str, limits: Limits, tokens: int) -> dict[str, str]:
-        """The ``x-ratelimit-*`` headers of an admitted request; :class:`RateLimited`
-        when a limit refuses it."""
+        """The ``x-ratelimit-*`` headers of an admitted request; a 429
+        :class:`~api.errors.ApiError` when a limit refuses it."""
         verdict = await self.check(key_id, limits, tokens)
         if not verdict.admitted:
             raise refusal(key_id, limits, tokens, verdict, time.time())
@@ -261,8 +250,4 @@ def remember_headers(request: Request, headers: dict[str, str]) -> None:
 
 
 def install(app: FastAPI) -> None:
-    @app.exception_handler(RateLimited)
-    async def _limited(_: Request, exc: RateLimited) -> JSONResponse:
-        return JSONResponse(exc.body(), status_code=429, headers=exc.headers)
-
     app.add_middleware(RateLimitHeaders)
