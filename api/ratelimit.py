@@ -36,7 +36,8 @@ log = logging.getLogger(__name__)
 @dataclass(frozen=True, slots=True)
 class Verdict:
     outcome: str
-    """``ok``, ``requests``, ``tokens``, ``too_large`` or ``monthly``."""
+    """``ok``, ``requests``, ``tokens``, ``too_large``, ``monthly``; ``peek`` when only
+    asked where the limits stand."""
     requests_left: int
     requests_reset_ms: int
     tokens_left: int

@@ -193,14 +193,16 @@ def test_stored_keys_let_the_api_listen_beyond_loopback_with_pages_closed(
 
 
 def test_pages_open_when_the_settings_say_so(keyed: System) -> None:
-    create_key(keyed, "--tenant", "ops")
-    url = start_public_api(
-        keyed, {"LANEWAY_API__OPEN_METRICS": "true", "LANEWAY_API__OPEN_DOCS": "true"}
+    keys = {"LANEWAY_API_KEYS": "env-page-key:ops"}
+    closed = start_public_api(keyed, keys)
+    opened = start_public_api(
+        keyed, {**keys, "LANEWAY_API__OPEN_METRICS": "true", "LANEWAY_API__OPEN_DOCS": "true"}
     )
-    with httpx.Client(base_url=url, timeout=30) as client:
-        for path in DOCS_AND_METRICS:
-            assert client.get(path).status_code == 200, path
-        assert client.post("/v1/jobs", json=chat("hi")).status_code == 401
+    for path in DOCS_AND_METRICS:
+        assert httpx.get(closed + path).status_code == 401, path
+        assert httpx.get(closed + path, headers=bearer("env-page-key")).status_code == 200
+        assert httpx.get(opened + path).status_code == 200, path
+    assert httpx.post(f"{opened}/v1/jobs", json=chat("hi")).status_code == 401
 
 
 def test_on_loopback_the_pages_stay_open_and_can_be_closed(keyed: System) -> None:
