@@ -118,8 +118,10 @@ def list_keys(
     as_json: Annotated[bool, typer.Option("--json", help="print JSON lines")] = False,
     config: ConfigOption = None,
 ) -> None:
-    """Every stored key (revoked too): id, prefix, tenant, lanes, limits, when made and
-    last used. Never the keys themselves."""
+    """Every stored key, revoked ones too (never the keys themselves).
+
+    Shows id, prefix, tenant, lanes, limits, when made and when last used.
+    """
     try:
         records = _store(config).list()
     except redis.RedisError as exc:
