@@ -8,8 +8,9 @@ from typing import Annotated
 import redis.asyncio as aioredis
 from fastapi import Depends, Request
 
-from api.auth import DEFAULT_TENANT, KeyRing
-from api.errors import ApiError
+from api.auth import Authenticator, Principal, presented_key
+from api.ratelimit import RateLimiter
+from laneway.net import is_loopback
 from laneway.settings import Settings
 from laneway.store import AsyncJobStore
 from producer import AsyncProducer
@@ -21,7 +22,8 @@ class ApiState:
     redis: aioredis.Redis
     store: AsyncJobStore
     producer: AsyncProducer
-    keyring: KeyRing
+    auth: Authenticator
+    limiter: RateLimiter
 
 
 async def get_state(request: Request) -> ApiState:
@@ -32,22 +34,41 @@ async def get_state(request: Request) -> ApiState:
 StateDep = Annotated[ApiState, Depends(get_state)]
 
 
-async def get_tenant(request: Request, state: StateDep) -> str:
-    if not state.keyring.enabled:
-        return DEFAULT_TENANT
-    presented = request.headers.get("x-api-key")
-    authorization = request.headers.get("authorization", "")
-    if not presented and authorization.lower().startswith("bearer "):
-        presented = authorization[7:].strip()
-    tenant = state.keyring.tenant_for(presented) if presented else None
-    if tenant is None:
-        raise ApiError(
-            401,
-            "missing or invalid API key (send 'Authorization: Bearer <key>')",
-            code="invalid_api_key",
-            headers={"WWW-Authenticate": "Bearer"},
-        )
-    return tenant
+async def get_principal(request: Request, state: StateDep) -> Principal:
+    """The caller (401 when a key is needed and missing, unknown or revoked); kept on
+    ``request.state`` for :func:`api.auth.admit`."""
+    principal = await state.auth.principal(presented_key(request))
+    request.state.principal = principal
+    return principal
+
+
+PrincipalDep = Annotated[Principal, Depends(get_principal)]
+
+
+async def get_tenant(principal: PrincipalDep) -> str:
+    return principal.tenant
 
 
 TenantDep = Annotated[str, Depends(get_tenant)]
+
+
+def is_public(setting: bool | None, request: Request, host: str) -> bool:
+    """Whether a page open by ``setting`` is served without a key. Unset, it is while
+    the API listens on loopback only: ``api.host`` is a loopback address, and the
+    request did come in on one (proof, whatever the setting says, of where it listens)."""
+    if setting is not None:
+        return setting
+    server = request.scope.get("server")
+    return is_loopback(host) and server is not None and is_loopback(str(server[0]))
+
+
+async def docs_guard(request: Request, state: StateDep) -> None:
+    """``/docs``, ``/redoc``, ``/openapi.json``: a key unless ``api.open_docs``."""
+    if not is_public(state.settings.api.open_docs, request, state.settings.api.host):
+        await get_principal(request, state)
+
+
+async def metrics_guard(request: Request, state: StateDep) -> None:
+    """``/metrics``: a key unless ``api.open_metrics``."""
+    if not is_public(state.settings.api.open_metrics, request, state.settings.api.host):
+        await get_principal(request, state)

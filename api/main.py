@@ -6,13 +6,15 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 import redis.asyncio as aioredis
-from fastapi import FastAPI
+from fastapi import Depends, FastAPI
 
-from api import errors
-from api.auth import KeyRing
-from api.deps import ApiState
+from api import errors, ratelimit
+from api.auth import Authenticator
+from api.deps import ApiState, metrics_guard
 from api.limits import BodyLimit
-from api.routes import health, jobs, metrics, openai
+from api.ratelimit import RateLimiter
+from api.routes import docs, health, jobs, metrics, openai
+from laneway.apikeys import AsyncKeyStore, KeyRing
 from laneway.celery_app import create_app as create_celery
 from laneway.redis_server import client_options
 from laneway.settings import Settings, load_settings
@@ -23,6 +25,8 @@ from producer import AsyncProducer
 
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or load_settings()
+    # A malformed key list stops the API here, before it serves anything.
+    keyring = KeyRing.from_env(settings.api.api_keys_env)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -38,7 +42,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             redis=client,
             store=store,
             producer=AsyncProducer(store, MessageFactory(create_celery(settings)), settings),
-            keyring=KeyRing.from_env(settings.api.api_keys_env),
+            auth=Authenticator(keyring, AsyncKeyStore(client)),
+            limiter=RateLimiter(client),
         )
         yield
         await client.aclose()
@@ -48,11 +53,16 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         summary="A queue-backed router for LLM inference traffic.",
         version="0.1.0",
         lifespan=lifespan,
+        docs_url=None,  # served by api.routes.docs, behind api.open_docs
+        redoc_url=None,
+        openapi_url=None,
     )
     errors.install(app)
+    ratelimit.install(app)
     app.add_middleware(BodyLimit, max_bytes=settings.api.max_body_bytes)
     app.include_router(jobs.router)
     app.include_router(openai.router)
     app.include_router(health.router)
-    app.include_router(metrics.router)
+    app.include_router(metrics.router, dependencies=[Depends(metrics_guard)])
+    app.include_router(docs.router)
     return app

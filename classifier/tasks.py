@@ -13,7 +13,7 @@ from classifier.service import Classifier
 from classifier.strategies import Decision, build_strategy
 from laneway.celery_app import CLASSIFY_TASK, RUN_TASK
 from laneway.jobs import JobStatus
-from laneway.lanes import GENERAL, queue_for
+from laneway.lanes import GENERAL, Lane, excluded_lanes, nearest_lane, queue_for
 from laneway.runtime import runtime_for
 from laneway.wire import Priority
 
@@ -46,24 +46,46 @@ def decide(classifier: Classifier, request: dict[str, Any]) -> Decision:
         return Decision(GENERAL, 0.0, f"classifier error: {exc!r}", "fallback")
 
 
+def within(decision: Decision, lanes: list[Lane] | None) -> tuple[Lane, str]:
+    """The decided lane and why, kept inside ``lanes`` (an API key's) when given:
+    a lane outside them becomes the nearest one inside."""
+    if lanes is None or decision.lane in lanes:
+        return decision.lane, decision.reason
+    lane = nearest_lane(decision.lane, lanes)
+    return lane, (
+        f"{decision.reason}; the API key may not use {decision.lane}, so the nearest lane "
+        f"it may use: {lane}"
+    )
+
+
 def register(app: Celery) -> Task:
     @app.task(name=CLASSIFY_TASK, ignore_result=True)  # type: ignore[untyped-decorator]
-    def classify(job_id: str, request: dict[str, Any], priority: Priority = "normal") -> str:
+    def classify(
+        job_id: str,
+        request: dict[str, Any],
+        priority: Priority = "normal",
+        lanes: list[Lane] | None = None,
+    ) -> str:
         # The request travels in the message (shown as "<request>" in Flower), so
         # classifying costs one Redis call: route.lua checks the job is still queued.
         rt = runtime_for(app)
         decision = decide(_get_classifier(app), request)
-        queue = queue_for(decision.lane)
+        lane, reason = within(decision, lanes)
+        queue = queue_for(lane)
         now = time.time()
-        message = rt.messages.build(RUN_TASK, (job_id,), queue, priority=priority)
+        args: tuple[Any, ...] = (job_id,)
+        if lanes is not None:
+            # lanes outside the key's count as tried: no fallback goes there
+            args = (job_id, None, excluded_lanes(lanes), priority)
+        message = rt.messages.build(RUN_TASK, args, queue, priority=priority)
         return rt.store.route(
             job_id,
             {
                 "status": JobStatus.ROUTED.value,
-                "lane": decision.lane,
+                "lane": lane,
                 "queue": queue,
                 "confidence": round(decision.confidence, 4),
-                "reason": decision.reason,
+                "reason": reason,
                 "strategy": decision.strategy,
                 "routed_at": now,
                 "updated_at": now,

@@ -19,6 +19,7 @@ from rich.table import Table
 
 from classifier.cli import app as classify_app
 from laneway import runfile
+from laneway.keys_cli import app as keys_app
 from laneway.lanes import LANES
 from laneway.net import is_loopback
 from laneway.settings import ConfigError, Settings, load_settings
@@ -35,6 +36,7 @@ dead_app = typer.Typer(no_args_is_help=True, help="Dead-lettered jobs: list them
 app.add_typer(dead_app, name="dead")
 app.command("sim-backend")(sim_backend)
 app.add_typer(classify_app, name="classify", help="Classify a request, or evaluate a JSONL file.")
+app.add_typer(keys_app, name="keys")
 
 console = Console()
 err = Console(stderr=True)
@@ -119,16 +121,57 @@ def _redis_unreachable(url: str, exc: BaseException) -> str:
 
 
 def _api_keys_configured(settings: Settings) -> bool:
-    return bool(os.environ.get(settings.api.api_keys_env, "").strip())
+    """Whether the API will ask every request for a key: keys in the environment, or
+    keys ever stored in Redis (``laneway keys create``), as the API itself decides.
+    :class:`~laneway.apikeys.ApiKeyError` for a malformed key list, ``RedisError`` when
+    the stored keys cannot be checked."""
+    import redis
+
+    from laneway.apikeys import KeyRing, KeyStore
+
+    if KeyRing.from_env(settings.api.api_keys_env).enabled:
+        return True
+    client = redis.Redis.from_url(
+        settings.redis_url, decode_responses=True, socket_connect_timeout=3, socket_timeout=3
+    )
+    try:
+        return KeyStore(client).any_created()
+    finally:
+        client.close()
 
 
 def _refuse_open_bind(host: str, settings: Settings, insecure: bool) -> None:
-    if not is_loopback(host) and not _api_keys_configured(settings) and not insecure:
+    """Stop unless the API would ask for keys, or binds to loopback, or ``--insecure``;
+    a malformed key list stops it anywhere. Records the bind address for the API
+    process (``LANEWAY_API__HOST``): outside loopback it closes /docs and /metrics."""
+    import redis
+
+    from laneway.apikeys import ApiKeyError, KeyRing
+
+    variable = settings.api.api_keys_env
+    open_bind = not is_loopback(host)
+    try:
+        KeyRing.from_env(variable)
+        needs_keys = open_bind and not insecure and not _api_keys_configured(settings)
+    except ApiKeyError as exc:
+        where = f"refusing to listen on {host} without API keys: " if open_bind else ""
+        err.print(f"[red]{where}{variable} is malformed: {exc}[/red]")
+        raise typer.Exit(2) from None
+    except redis.RedisError as exc:
+        err.print(
+            f"[red]refusing to listen on {host} without API keys: {variable} is empty and "
+            f"the stored keys cannot be checked (Redis: {exc}); set {variable}, or pass "
+            "--insecure[/red]"
+        )
+        raise typer.Exit(2) from None
+    if needs_keys:
         err.print(
             f"[red]refusing to listen on {host} without API keys: set "
-            f"{settings.api.api_keys_env}='key:tenant,...' or pass --insecure[/red]"
+            f"{variable}='key:tenant,...', create one with `laneway keys create --tenant "
+            "NAME`, or pass --insecure[/red]"
         )
         raise typer.Exit(2)
+    os.environ["LANEWAY_API__HOST"] = host
 
 
 @config_app.command("check")

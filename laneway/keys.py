@@ -54,3 +54,22 @@ CANCEL_CHANNEL = f"{PREFIX}cancel"
 
 def job_id_of(job_key: str) -> str:
     return job_key.removeprefix(f"{PREFIX}job:")
+
+
+API_KEYS = f"{PREFIX}apikeys"
+"""Every stored API key ever created, by id (value: the key's SHA-256); revoking keeps it."""
+
+
+def api_key(digest: str) -> str:
+    """A stored API key's record, found by the SHA-256 of the key (never the key itself)."""
+    return f"{PREFIX}apikey:{digest}"
+
+
+def rate_bucket(key_id: str, dimension: str) -> str:
+    """A key's requests or tokens per minute bucket."""
+    return f"{PREFIX}rate:{key_id}:{dimension}"
+
+
+def monthly_tokens(key_id: str, month: str) -> str:
+    """Tokens a key used in ``month`` (``YYYY-MM``, UTC)."""
+    return f"{PREFIX}quota:{key_id}:{month}"

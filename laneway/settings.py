@@ -149,6 +149,16 @@ class ApiConfig(Strict):
         default="LANEWAY_API_KEYS",
         description="env var holding 'key:tenant,key:tenant'; keys never live in the file",
     )
+    open_docs: bool | None = Field(
+        default=None,
+        description="serve /docs, /redoc and /openapi.json without a key when keys are in "
+        "use [default: only while the API listens on loopback]",
+    )
+    open_metrics: bool | None = Field(
+        default=None,
+        description="serve /metrics without a key when keys are in use [default: only "
+        "while the API listens on loopback]",
+    )
     wait_timeout_seconds: float = Field(default=300.0, gt=0)
 
 

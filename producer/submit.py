@@ -9,7 +9,7 @@ from typing import Any
 
 from laneway.celery_app import CLASSIFY_TASK, RUN_TASK
 from laneway.jobs import JobKind, JobStatus
-from laneway.lanes import CLASSIFY_QUEUE, Lane, queue_for
+from laneway.lanes import CLASSIFY_QUEUE, Lane, excluded_lanes, queue_for
 from laneway.settings import Settings
 from laneway.store import AsyncJobStore, Created, Outcome
 from laneway.wire import MessageFactory, Priority, QueuedMessage
@@ -26,6 +26,8 @@ class Submission:
     idempotency_key: str | None = None
     prefer_model: str | None = None
     """A backend model the client asked for by name: its backends are tried first."""
+    lanes: tuple[Lane, ...] | None = None
+    """The lanes the job may go to (its API key's); ``None``: all."""
 
 
 def new_job_id() -> str:
@@ -53,12 +55,15 @@ def plan(
         "deadline_at": now + deadline_seconds,
         "deliveries": 0,
     }
+    if submission.lanes is not None:
+        fields["lanes"] = ",".join(submission.lanes)
     if submission.route is None:
         fields["status"] = JobStatus.QUEUED.value
         fields["queue"] = CLASSIFY_QUEUE
+        lanes = (list(submission.lanes),) if submission.lanes is not None else ()
         message = messages.build(
             CLASSIFY_TASK,
-            (job_id, submission.request, submission.priority),
+            (job_id, submission.request, submission.priority, *lanes),
             CLASSIFY_QUEUE,
             priority=submission.priority,
             argsrepr=f"({job_id!r}, <request>, {submission.priority!r})",
@@ -74,9 +79,13 @@ def plan(
             reason="lane forced by the client",
             routed_at=now,
         )
-        args: tuple[str, ...] = (job_id,)
+        args: tuple[Any, ...] = (job_id,)
         if submission.prefer_model:
             args = (job_id, submission.prefer_model)
+        if submission.lanes is not None:
+            # lanes outside the key's count as tried: no fallback goes there
+            outside = excluded_lanes(submission.lanes)
+            args = (job_id, submission.prefer_model, outside, submission.priority)
         message = messages.build(RUN_TASK, args, queue, priority=submission.priority)
     return job_id, fields, message
 

@@ -25,7 +25,7 @@ import redis
 from laneway import keys
 from laneway.celery_app import RUN_TASK
 from laneway.jobs import JobStatus
-from laneway.lanes import GENERAL, parse_lane, queue_for
+from laneway.lanes import GENERAL, Lane, excluded_lanes, nearest_lane, parse_lane, queue_for
 from laneway.runtime import Runtime
 from laneway.store import script_source
 from laneway.wire import Priority
@@ -59,8 +59,11 @@ class Watchdog:
             except redis.RedisError as exc:
                 log.warning("watchdog: Redis unavailable (%s)", exc)
 
-    def _priority(self, job_id: str) -> Priority:
-        return cast(Priority, self._rt.redis.hget(keys.job(job_id), "priority") or "normal")
+    def _priority(self, job_id: str) -> tuple[Priority, list[Lane] | None]:
+        """The job's priority, and the lanes its API key allows (``None``: all)."""
+        priority, lanes = self._rt.redis.hmget(keys.job(job_id), "priority", "lanes")
+        allowed = [parse_lane(lane) for lane in str(lanes).split(",")] if lanes else None
+        return cast(Priority, priority or "normal"), allowed
 
     def sweep_unclassified(self) -> int:
         overdue = self._rt.redis.zrangebyscore(
@@ -69,28 +72,33 @@ class Watchdog:
         return sum(self.route_to_general(str(job_id)) for job_id in overdue)
 
     def route_to_general(self, job_id: str) -> int:
-        queue = queue_for(GENERAL)
-        priority = self._priority(job_id)
+        priority, allowed = self._priority(job_id)
+        lane = GENERAL if allowed is None else nearest_lane(GENERAL, allowed)
+        queue = queue_for(lane)
+        outside = excluded_lanes(allowed) if allowed is not None else []
         message = self._rt.messages.build(
-            RUN_TASK, (job_id, None, [], priority), queue, priority=priority
+            RUN_TASK, (job_id, None, outside, priority), queue, priority=priority
         )
         now = time.time()
+        reason = f"the classifier did not answer within {self._timeout:g}s"
+        if lane != GENERAL:
+            reason += f"; the API key may not use general, so the nearest lane it may use: {lane}"
         reply = self._rt.store.route(
             job_id,
             {
                 "status": JobStatus.ROUTED.value,
-                "lane": GENERAL,
+                "lane": lane,
                 "queue": queue,
                 "confidence": 0.0,
                 "strategy": "fallback",
-                "reason": f"the classifier did not answer within {self._timeout:g}s",
+                "reason": reason,
                 "routed_at": now,
                 "updated_at": now,
             },
             message,
         )
         if reply == "ok":
-            log.warning("job %s: classifier timed out, routed to general", job_id)
+            log.warning("job %s: classifier timed out, routed to %s", job_id, lane)
             return 1
         return 0
 
@@ -112,9 +120,10 @@ class Watchdog:
 
     def resend(self, job_id: str) -> int:
         lane = parse_lane(str(self._rt.redis.hget(keys.job(job_id), "lane") or GENERAL))
-        priority = self._priority(job_id)
+        priority, allowed = self._priority(job_id)
+        outside = excluded_lanes(allowed) if allowed is not None else []
         message = self._rt.messages.build(
-            RUN_TASK, (job_id, None, [], priority), queue_for(lane), priority=priority
+            RUN_TASK, (job_id, None, outside, priority), queue_for(lane), priority=priority
         )
         reason = "sent again: its task message was lost (a worker died while taking it)"
         reply = self._rt.store.reroute(

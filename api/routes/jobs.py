@@ -7,9 +7,10 @@ import re
 from collections.abc import AsyncIterator
 from typing import Annotated
 
-from fastapi import APIRouter, Header, Query, Response
+from fastapi import APIRouter, Header, Query, Request, Response
 from sse_starlette import EventSourceResponse
 
+from api.auth import admit
 from api.deps import StateDep, TenantDep
 from api.errors import ApiError, error_body
 from api.events import wait_for_finish
@@ -49,6 +50,7 @@ async def owned_job(state: StateDep, tenant: str, job_id: str) -> Job:
 @router.post("", status_code=202, response_model=JobAccepted, responses=_ERRORS)  # type: ignore[arg-type]
 async def submit_job(
     body: JobSubmit,
+    request: Request,
     state: StateDep,
     tenant: TenantDep,
     response: Response,
@@ -69,6 +71,7 @@ async def submit_job(
         idempotency_key=body.idempotency_key or idempotency_key,
         prefer_model=backend_model_name(body.model),
     )
+    submission = await admit(request, submission)
     created = await state.producer.submit(submission)
     links = links_for(created.job_id)
     response.headers["Location"] = links.self

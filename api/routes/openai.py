@@ -12,6 +12,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import Response
 from sse_starlette import EventSourceResponse
 
+from api.auth import admit
 from api.deps import ApiState, StateDep, TenantDep
 from api.errors import ApiError, error_body
 from api.events import block_ms, wait_final
@@ -73,6 +74,7 @@ async def _serve(
         prefer_model=backend_model_name(body.model),
         idempotency_key=request.headers.get("idempotency-key"),
     )
+    submission = await admit(request, submission)
     if body.stream:
         created = await state.producer.submit(submission)
         return await _stream(body, kind, created.job_id, created.event_id, state)
