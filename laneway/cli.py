@@ -349,10 +349,7 @@ def submit(
         body["route"] = route
     if max_tokens:
         body["max_tokens"] = max_tokens
-    headers = {}
-    if os.environ.get("LANEWAY_API_KEY"):
-        headers["Authorization"] = f"Bearer {os.environ['LANEWAY_API_KEY']}"
-    with httpx.Client(base_url=api_url, headers=headers, timeout=wait + 10) as client:
+    with httpx.Client(base_url=api_url, headers=_api_headers(), timeout=wait + 10) as client:
         try:
             accepted = client.post("/v1/jobs", json=body)
         except httpx.TransportError as exc:
@@ -543,12 +540,23 @@ def _print_hints(run: runfile.RunInfo, data: Path) -> None:
         print(line, flush=True)
 
 
+def _api_headers() -> dict[str, str]:
+    key = os.environ.get("LANEWAY_API_KEY")
+    return {"Authorization": f"Bearer {key}"} if key else {}
+
+
 def _run_demo(api_url: str) -> int:
     table = Table(title="demo: one request per lane")
     for column in ("prompt", "job", "lane", "backend", "answer"):
         table.add_column(column, overflow="fold")
     failures = 0
-    with httpx.Client(base_url=api_url, timeout=60) as client:
+    with httpx.Client(base_url=api_url, headers=_api_headers(), timeout=60) as client:
+        if client.get("/v1/models").status_code == 401:
+            console.print(
+                "[yellow]the API asks for a key (keys exist in this Redis): no demo. Set "
+                "LANEWAY_API_KEY to one of them for the demo and `laneway submit`.[/yellow]"
+            )
+            return 0
         for prompt in DEMO_PROMPTS:
             # No max_tokens: a tiny output budget is itself a reason for fast-path.
             accepted = client.post(
