@@ -117,6 +117,7 @@ class Outcome:
         "usage",
         "model",
         "finished_at",
+        "error_param",
     )
 
     job_id: str
@@ -130,6 +131,7 @@ class Outcome:
     usage: str | None
     model: str | None
     finished_at: str | None
+    error_param: str | None = None
 
     @classmethod
     def of(cls, job_id: str, fields: Mapping[str, str]) -> Outcome:

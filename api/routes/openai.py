@@ -124,11 +124,12 @@ def _job_error(job: Outcome) -> ApiError:
         return ApiError(409, f"job {job.job_id} was cancelled", code="cancelled", headers=headers)
     message = job.error or "the job failed"
     if job.error_type == "context_length":
-        return ApiError(
-            400, message, param="messages", code="context_length_exceeded", headers=headers
-        )
+        param = job.error_param or "messages"
+        return ApiError(400, message, param=param, code="context_length_exceeded", headers=headers)
     if job.error_type == "fatal":
-        return ApiError(400, message, code="backend_rejected", headers=headers)
+        return ApiError(
+            400, message, param=job.error_param, code="backend_rejected", headers=headers
+        )
     return ApiError(
         502, f"no backend could answer: {message}", code="upstream_error", headers=headers
     )
