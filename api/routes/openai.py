@@ -13,17 +13,18 @@ from fastapi.responses import Response
 from sse_starlette import EventSourceResponse
 
 from api.auth import admit
+from api.bodies import StrictJsonRoute
 from api.deps import ApiState, StateDep, TenantDep
 from api.errors import ApiError, error_body
 from api.events import block_ms, wait_final
 from api.models import backend_model_name, find_model, model_entries, model_object, resolve_model
-from api.schemas import ChatCompletionRequest, CompletionRequest
+from api.schemas import OPENAI_RESPONSES, ChatCompletionRequest, CompletionRequest
 from api.streams import event_stream_response, job_events, streaming_outcome
 from laneway.jobs import JobKind, JobStatus, Usage
 from laneway.store import Outcome
 from producer import Submission
 
-router = APIRouter(prefix="/v1", tags=["openai"])
+router = APIRouter(prefix="/v1", tags=["openai"], route_class=StrictJsonRoute)
 
 JOB_HEADER = "x-laneway-job-id"
 LANE_HEADER = "x-laneway-lane"
@@ -42,7 +43,7 @@ async def retrieve_model(model: str, state: StateDep, tenant: TenantDep) -> dict
     return model_object(find_model(model, state.settings))
 
 
-@router.post("/chat/completions", response_model=None)
+@router.post("/chat/completions", response_model=None, responses=OPENAI_RESPONSES)
 async def chat_completions(
     body: ChatCompletionRequest, request: Request, state: StateDep, tenant: TenantDep
 ) -> Response | EventSourceResponse:
@@ -50,7 +51,7 @@ async def chat_completions(
     return await _serve(body, JobKind.CHAT, request, state, tenant)
 
 
-@router.post("/completions", response_model=None)
+@router.post("/completions", response_model=None, responses=OPENAI_RESPONSES)
 async def completions(
     body: CompletionRequest, request: Request, state: StateDep, tenant: TenantDep
 ) -> Response | EventSourceResponse:
