@@ -246,13 +246,38 @@ def error_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
     return responses
 
 
-EVENT_STREAM = {"text/event-stream": {"schema": {"type": "string"}}}
+def event_stream(event: dict[str, Any]) -> dict[str, Any]:
+    """A ``text/event-stream`` response; its schema describes one event (as schema
+    fuzzers read it, and as OpenAPI 3.2's ``itemSchema`` does)."""
+    return {"text/event-stream": {"schema": event}}
+
+
+SSE_EVENT: dict[str, Any] = {
+    "type": "object",
+    "properties": {
+        "data": {"type": "string"},
+        "event": {"type": "string"},
+        "id": {"type": "string"},
+        "retry": {"type": "integer", "minimum": 0},
+    },
+    "required": ["data"],
+}
+JOB_EVENT: dict[str, Any] = {
+    "type": "object",
+    "properties": {
+        "event": {"enum": ["status", "chunks"]},
+        "id": {"type": "string", "pattern": r"^\d+-\d+$"},
+        "data": {"type": "string", "contentMediaType": "application/json"},
+    },
+    "required": ["event", "id", "data"],
+}
+"""An event of ``GET /v1/jobs/{id}/events``: a status change or a batch of chunks."""
 
 OPENAI_RESPONSES: dict[int | str, dict[str, Any]] = {
     200: {
         "description": "the completion (JSON), or with `stream: true` its chunks as "
         "server-sent events ending in `data: [DONE]`",
-        "content": {"application/json": {"schema": {"type": "object"}}, **EVENT_STREAM},
+        "content": {"application/json": {"schema": {"type": "object"}}, **event_stream(SSE_EVENT)},
     },
     **error_responses(400, 401, 404, 409, 413, 429, 500, 502, 503, 504),
 }

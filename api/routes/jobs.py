@@ -17,11 +17,12 @@ from api.errors import ApiError
 from api.events import wait_for_finish
 from api.models import backend_model_name, resolve_model
 from api.schemas import (
-    EVENT_STREAM,
+    JOB_EVENT,
     JobAccepted,
     JobSubmit,
     JobView,
     error_responses,
+    event_stream,
     links_for,
 )
 from api.streams import event_stream_response, job_events
@@ -120,7 +121,10 @@ async def cancel_job(job_id: str, state: StateDep, tenant: TenantDep) -> JobView
     "/{job_id}/events",
     response_class=EventSourceResponse,
     responses={
-        200: {"description": "the job's events, as server-sent events", "content": EVENT_STREAM},
+        200: {
+            "description": "the job's events, as server-sent events",
+            "content": event_stream(JOB_EVENT),
+        },
         **error_responses(400, 401, 404, 500, 503),
     },
 )
