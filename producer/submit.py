@@ -59,13 +59,19 @@ def is_job_id(value: str) -> bool:
     return JOB_ID.fullmatch(value) is not None
 
 
+DELIVERY_FIELDS = frozenset({"stream", "stream_options"})
+"""Request fields that say how the answer is delivered, not what is asked: a client
+may replay a streamed request without streaming to fetch the same job's answer."""
+
+
 def request_digest(submission: Submission) -> str:
-    """A hash of everything that makes a submission what it is, idempotency key aside:
-    a key reused with a different body is an error, not the same job."""
+    """A hash of everything that makes a submission what it is, idempotency key and
+    delivery aside: a key reused with a different request is an error, not that job."""
+    asked = {k: v for k, v in submission.request.items() if k not in DELIVERY_FIELDS}
     canonical = json.dumps(
         [
             submission.kind.value,
-            submission.request,
+            asked,
             submission.route,
             submission.priority,
             submission.prefer_model,
