@@ -149,6 +149,15 @@ class JobOptions(BaseModel):
 class JobSubmit(InferenceRequest, JobOptions):
     """``POST /v1/jobs``: an OpenAI request plus laneway's routing options."""
 
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {"messages": [{"role": "user", "content": "Hello"}], "route": "fast-path"},
+                {"model": "auto", "prompt": "Once upon a time", "max_tokens": 8},
+            ]
+        }
+    )
+
 
 class JobLinks(BaseModel):
     self: str
@@ -201,6 +210,19 @@ class JobView(BaseModel):
     @classmethod
     def of(cls, job: Job) -> JobView:
         return cls.model_validate(job.model_dump(exclude={"tenant", "route", "idempotency_key"}))
+
+
+def _job_link(path: str, method: str) -> dict[str, Any]:
+    ref = "#/paths/" + path.replace("/", "~1") + "/" + method
+    return {"operationRef": ref, "parameters": {"job_id": "$response.body#/id"}}
+
+
+SUBMITTED_JOB_LINKS = {
+    "GetJob": _job_link("/v1/jobs/{job_id}", "get"),
+    "CancelJob": _job_link("/v1/jobs/{job_id}", "delete"),
+    "JobEvents": _job_link("/v1/jobs/{job_id}/events", "get"),
+}
+"""OpenAPI links from a submitted job to what can be done with it."""
 
 
 def links_for(job_id: str) -> JobLinks:

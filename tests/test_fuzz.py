@@ -25,7 +25,8 @@ from laneway.settings import Settings
 from tests.system import System
 
 EXAMPLES = int(os.environ.get("LANEWAY_FUZZ_EXAMPLES", "25"))
-"""Generated cases per operation (nine operations), and workflows."""
+"""Generated cases per operation (ten operations); four times as many workflows, so
+that enough of them submit a valid job before following its links."""
 
 CHECKS = [
     not_a_server_error,
@@ -39,8 +40,8 @@ FUZZ = settings(
     deadline=None,
     database=None,
     suppress_health_check=list(HealthCheck),
-    stateful_step_count=4,
 )
+WORKFLOWS = settings(FUZZ, max_examples=4 * EXAMPLES, stateful_step_count=4)
 
 # The document the API serves, built from the same code (a test checks they agree),
 # so that the cases can be generated when the module is collected.
@@ -78,5 +79,5 @@ def test_job_workflows_answer_as_the_schema_says(api_url: str) -> None:
             answered.add((f"{case.method} {case.path}", response.status_code))
             case.validate_response(response, checks=CHECKS)
 
-    Workflow.run(settings=FUZZ)
+    Workflow.run(settings=WORKFLOWS)
     assert ("GET /v1/jobs/{job_id}", 200) in answered, answered

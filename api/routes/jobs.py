@@ -18,6 +18,7 @@ from api.events import wait_for_finish
 from api.models import backend_model_name, resolve_model
 from api.schemas import (
     JOB_EVENT,
+    SUBMITTED_JOB_LINKS,
     JobAccepted,
     JobSubmit,
     JobView,
@@ -48,7 +49,10 @@ async def owned_job(state: StateDep, tenant: str, job_id: str) -> Job:
     "",
     status_code=202,
     response_model=JobAccepted,
-    responses=error_responses(400, 401, 404, 409, 413, 422, 429, 500, 503),
+    responses={
+        202: {"links": SUBMITTED_JOB_LINKS},
+        **error_responses(400, 401, 404, 409, 413, 422, 429, 500, 503),
+    },
 )
 async def submit_job(
     body: JobSubmit,

@@ -18,7 +18,12 @@ from api.deps import ApiState, StateDep, TenantDep
 from api.errors import ApiError, error_body
 from api.events import block_ms, wait_final
 from api.models import backend_model_name, find_model, model_entries, model_object, resolve_model
-from api.schemas import OPENAI_RESPONSES, ChatCompletionRequest, CompletionRequest
+from api.schemas import (
+    OPENAI_RESPONSES,
+    ChatCompletionRequest,
+    CompletionRequest,
+    error_responses,
+)
 from api.streams import event_stream_response, job_events, streaming_outcome
 from laneway.jobs import JobKind, JobStatus, Usage
 from laneway.store import Outcome
@@ -37,7 +42,7 @@ async def list_models(state: StateDep, tenant: TenantDep) -> dict[str, Any]:
     return {"object": "list", "data": [model_object(e) for e in model_entries(state.settings)]}
 
 
-@router.get("/models/{model:path}")
+@router.get("/models/{model:path}", responses=error_responses(401, 404, 500))
 async def retrieve_model(model: str, state: StateDep, tenant: TenantDep) -> dict[str, Any]:
     """One of the models ``GET /v1/models`` lists; 404 ``model_not_found`` otherwise."""
     return model_object(find_model(model, state.settings))
