@@ -58,8 +58,8 @@ test-llamacpp: $(STAMP) $(LLAMA_STAMP)
 	  $(BIN)/python -m pytest -m llamacpp tests/test_llamacpp.py -q
 
 ## Schema fuzzing: schemathesis drives the real API (Redis, workers, sims) with
-## requests generated from /openapi.json, valid and invalid; the suite runs the
-## same test with 25 cases per operation.
+## requests generated from /openapi.json, valid and invalid, and workflows along
+## its links; the suite runs the same test with 25 cases per operation.
 FUZZ_EXAMPLES ?= 500
 
 .PHONY: fuzz
