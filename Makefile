@@ -56,3 +56,12 @@ $(LLAMA_STAMP):
 test-llamacpp: $(STAMP) $(LLAMA_STAMP)
 	LANEWAY_LLAMACPP_PYTHON=$(LLAMA_VENV)/bin/python \
 	  $(BIN)/python -m pytest -m llamacpp tests/test_llamacpp.py -q
+
+## Schema fuzzing: schemathesis drives the real API (Redis, workers, sims) with
+## requests generated from /openapi.json, valid and invalid, and workflows along
+## its links; the suite runs the same test with 25 cases per operation.
+FUZZ_EXAMPLES ?= 500
+
+.PHONY: fuzz
+fuzz: $(STAMP)
+	LANEWAY_FUZZ_EXAMPLES=$(FUZZ_EXAMPLES) $(BIN)/python -m pytest -q -o timeout=3600 tests/test_fuzz.py

@@ -2,15 +2,29 @@
 
 from __future__ import annotations
 
-import json
-
+from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from api.errors import error_body
+from api.errors import error_response
+
+CODE = "body_too_large"
 
 
-class _TooLarge(Exception):
-    pass
+class BodyTooLarge(HTTPException):
+    """Raised from ``receive`` once the bytes read pass the limit.
+
+    An ``HTTPException`` so that a route reading the body passes it on to the
+    error handlers (FastAPI turns any other exception into a vague 400).
+    """
+
+    code = CODE
+
+    def __init__(self, max_bytes: int) -> None:
+        super().__init__(413, _message(max_bytes))
+
+
+def _message(max_bytes: int) -> str:
+    return f"the request body is over {max_bytes} bytes"
 
 
 class BodyLimit:
@@ -27,7 +41,7 @@ class BodyLimit:
             return
         declared = dict(scope["headers"]).get(b"content-length")
         if declared is not None and declared.isdigit() and int(declared) > self.max_bytes:
-            await self._refuse(send)
+            await error_response(413, _message(self.max_bytes), code=CODE)(scope, receive, send)
             return
         received = 0
         started = False
@@ -38,7 +52,7 @@ class BodyLimit:
             if message["type"] == "http.request":
                 received += len(message.get("body", b""))
                 if received > self.max_bytes:
-                    raise _TooLarge
+                    raise BodyTooLarge(self.max_bytes)
             return message
 
         async def tracking_send(message: Message) -> None:
@@ -48,15 +62,7 @@ class BodyLimit:
 
         try:
             await self.app(scope, limited_receive, tracking_send)
-        except _TooLarge:
+        except BodyTooLarge:
             if started:
                 raise
-            await self._refuse(send)
-
-    async def _refuse(self, send: Send) -> None:
-        body = json.dumps(
-            error_body(413, f"request body over {self.max_bytes} bytes", code="body_too_large")
-        ).encode()
-        headers = [(b"content-type", b"application/json"), (b"content-length", b"%d" % len(body))]
-        await send({"type": "http.response.start", "status": 413, "headers": headers})
-        await send({"type": "http.response.body", "body": body})
+            await error_response(413, _message(self.max_bytes), code=CODE)(scope, receive, send)

@@ -60,6 +60,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     errors.install(app)
     ratelimit.install(app)
     app.add_middleware(BodyLimit, max_bytes=settings.api.max_body_bytes)
+    app.add_middleware(errors.CatchAll)  # added last: the outermost
     app.include_router(jobs.router)
     app.include_router(openai.router)
     app.include_router(health.router)

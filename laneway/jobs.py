@@ -75,6 +75,8 @@ class Job(BaseModel):
     error: str | None = None
     error_type: str | None = None
     """``fatal``, ``context_length``, ``retryable``, ``cancelled`` ... when the job failed."""
+    error_param: str | None = None
+    """The request field a backend's error named (OpenAI's ``error.param``)."""
     attempts: list[Attempt] = Field(default_factory=list)
     deliveries: int = 0
     dead_lettered: bool = False

@@ -145,6 +145,9 @@ class ApiConfig(Strict):
     host: str = "127.0.0.1"
     port: int = Field(default=8000, ge=0, le=65535)
     max_body_bytes: int = Field(default=4_000_000, ge=1024)
+    max_json_depth: int = Field(
+        default=64, ge=2, le=128, description="deeper request bodies are refused with 400"
+    )
     api_keys_env: str = Field(
         default="LANEWAY_API_KEYS",
         description="env var holding 'key:tenant,key:tenant'; keys never live in the file",

@@ -80,6 +80,7 @@ def _create_call(
     idempotency_key: str | None,
     classify_deadline: float | None,
     max_depth: int,
+    request_digest: str | None = None,
 ) -> tuple[list[str], list[str]]:
     call_keys = [
         keys.job(job_id),
@@ -99,6 +100,7 @@ def _create_call(
         *args,
         deadline,
         str(max_depth),
+        request_digest or "",
         *flatten({**fields, **message.tracking()}),
     ]
 
@@ -117,6 +119,7 @@ class Outcome:
         "usage",
         "model",
         "finished_at",
+        "error_param",
     )
 
     job_id: str
@@ -130,6 +133,7 @@ class Outcome:
     usage: str | None
     model: str | None
     finished_at: str | None
+    error_param: str | None = None
 
     @classmethod
     def of(cls, job_id: str, fields: Mapping[str, str]) -> Outcome:
@@ -156,7 +160,17 @@ class QueueFull(Exception):
         self.depth = depth
 
 
+class IdempotencyConflict(Exception):
+    """The idempotency key already names a job created from a different request."""
+
+    def __init__(self, job_id: str) -> None:
+        super().__init__(f"the idempotency key was already used, for job {job_id}")
+        self.job_id = job_id
+
+
 def _parse_created(reply: list[Any], message: QueuedMessage) -> Created:
+    if int(reply[0]) == -2:
+        raise IdempotencyConflict(str(reply[1]))
     if int(reply[0]) < 0:
         raise QueueFull(message.queue, int(reply[2]))
     return Created(job_id=str(reply[1]), created=bool(int(reply[0])), event_id=str(reply[2]))
@@ -349,11 +363,22 @@ class AsyncJobStore:
         idempotency_key: str | None = None,
         classify_deadline: float | None = None,
         max_depth: int = 0,
+        request_digest: str | None = None,
     ) -> Created:
         """Write the job and push its first task; ``max_depth`` (0: none) bounds the
-        queue it joins (:class:`QueueFull` when reached)."""
+        queue it joins (:class:`QueueFull` when reached). An idempotency key already
+        used for a request with another ``request_digest`` raises
+        :class:`IdempotencyConflict`."""
         call_keys, args = _create_call(
-            job_id, tenant, fields, message, self.ttl, idempotency_key, classify_deadline, max_depth
+            job_id,
+            tenant,
+            fields,
+            message,
+            self.ttl,
+            idempotency_key,
+            classify_deadline,
+            max_depth,
+            request_digest,
         )
         return _parse_created(await self._create(keys=call_keys, args=args), message)
 

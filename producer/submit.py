@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
+import re
 import time
 import uuid
+from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import Any
 
@@ -30,8 +34,52 @@ class Submission:
     """The lanes the job may go to (its API key's); ``None``: all."""
 
 
+MAX_IDEMPOTENCY_KEY_LENGTH = 200
+
+JOB_ID = re.compile(r"job_[0-9a-f]{32}")
+"""Every job id :func:`new_job_id` makes; anything else names no job."""
+
+submitted_job: ContextVar[str | None] = ContextVar("submitted_job", default=None)
+"""The job this context submitted last, so that an error log can name it."""
+
+
+class InvalidSubmission(ValueError):
+    """A submission the producer refuses before writing anything."""
+
+    def __init__(self, param: str, message: str) -> None:
+        super().__init__(message)
+        self.param = param
+
+
 def new_job_id() -> str:
     return f"job_{uuid.uuid4().hex}"
+
+
+def is_job_id(value: str) -> bool:
+    return JOB_ID.fullmatch(value) is not None
+
+
+DELIVERY_FIELDS = frozenset({"stream", "stream_options"})
+"""Request fields that say how the answer is delivered, not what is asked: a client
+may replay a streamed request without streaming to fetch the same job's answer."""
+
+
+def request_digest(submission: Submission) -> str:
+    """A hash of everything that makes a submission what it is, idempotency key and
+    delivery aside: a key reused with a different request is an error, not that job."""
+    asked = {k: v for k, v in submission.request.items() if k not in DELIVERY_FIELDS}
+    canonical = json.dumps(
+        [
+            submission.kind.value,
+            asked,
+            submission.route,
+            submission.priority,
+            submission.prefer_model,
+        ],
+        sort_keys=True,
+        separators=(",", ":"),
+    )
+    return hashlib.sha256(canonical.encode()).hexdigest()
 
 
 def plan(
@@ -124,10 +172,21 @@ class AsyncProducer:
         }
 
     async def submit(self, submission: Submission) -> Created:
-        """Write the job and its first task; :class:`QueueFull` when that queue is full."""
-        return await self.store.create(
-            **self._prepare(submission), idempotency_key=submission.idempotency_key
+        """Write the job and its first task; :class:`QueueFull` when that queue is full,
+        :class:`IdempotencyConflict` when its key named a different request."""
+        key = submission.idempotency_key
+        if key is not None and len(key) > MAX_IDEMPOTENCY_KEY_LENGTH:
+            raise InvalidSubmission(
+                "Idempotency-Key",
+                f"the idempotency key is longer than {MAX_IDEMPOTENCY_KEY_LENGTH} characters",
+            )
+        created = await self.store.create(
+            **self._prepare(submission),
+            idempotency_key=key,
+            request_digest=request_digest(submission) if key else None,
         )
+        submitted_job.set(created.job_id)
+        return created
 
     async def submit_and_wait(
         self, submission: Submission, block_ms: int
@@ -138,4 +197,6 @@ class AsyncProducer:
         """
         if submission.idempotency_key:
             raise ValueError("submit_and_wait takes no idempotency key")
-        return await self.store.create_and_wait(**self._prepare(submission), block_ms=block_ms)
+        prepared = self._prepare(submission)
+        submitted_job.set(prepared["job_id"])
+        return await self.store.create_and_wait(**prepared, block_ms=block_ms)

@@ -107,7 +107,7 @@ def test_invalid_body_is_rejected_and_nothing_is_enqueued(system: System, r: red
 
     before = enqueued()
     cases = [
-        ({"messages": [{"role": "wizard", "content": "hi"}]}, "messages.0.role"),
+        ({"messages": [{"role": "wizard", "content": "hi"}]}, "messages[0].role"),
         ({"messages": []}, "messages"),
         ({"model": "auto"}, "messages"),
         ({"messages": [{"role": "user", "content": "hi"}], "max_tokens": 0}, "max_tokens"),

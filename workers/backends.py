@@ -38,12 +38,15 @@ class BackendError(Exception):
         message: str,
         status_code: int | None = None,
         retry_after: float | None = None,
+        param: str | None = None,
     ) -> None:
         super().__init__(message)
         self.kind = kind
         self.message = message
         self.status_code = status_code
         self.retry_after = retry_after
+        self.param = param
+        """The request field the backend's error named (OpenAI's ``error.param``)."""
 
     def __str__(self) -> str:
         code = f"HTTP {self.status_code}: " if self.status_code else ""
@@ -73,14 +76,20 @@ def backend_payload(
     return payload
 
 
-def _error_message(response: httpx.Response) -> tuple[str, str | None]:
+def _error_message(response: httpx.Response) -> tuple[str, str | None, str | None]:
+    """The message, code and param of a backend's error answer."""
     try:
         error = response.json().get("error")
     except ValueError:
-        return response.text[:500] or response.reason_phrase, None
+        return response.text[:500] or response.reason_phrase, None, None
     if isinstance(error, dict):
-        return str(error.get("message") or error), error.get("code")
-    return str(error or response.text[:500]), None
+        param = error.get("param")
+        return (
+            str(error.get("message") or error),
+            error.get("code"),
+            param if isinstance(param, str) else None,
+        )
+    return str(error or response.text[:500]), None, None
 
 
 def retry_after_seconds(value: str | None) -> float | None:
@@ -102,7 +111,7 @@ def retry_after_seconds(value: str | None) -> float | None:
 
 def classify_failure(response: httpx.Response) -> BackendError:
     """Map a backend's error answer onto the retry taxonomy."""
-    message, code = _error_message(response)
+    message, code, param = _error_message(response)
     status = response.status_code
     if status == 429 or status >= 500 or status == 408:
         delay = retry_after_seconds(response.headers.get("retry-after"))
@@ -111,8 +120,8 @@ def classify_failure(response: httpx.Response) -> BackendError:
     if code in {"context_length_exceeded", "exceed_context_size_error"} or (
         "context" in lowered and ("length" in lowered or "exceed" in lowered)
     ):
-        return BackendError(ErrorKind.CONTEXT_LENGTH, message, status)
-    return BackendError(ErrorKind.FATAL, message, status)
+        return BackendError(ErrorKind.CONTEXT_LENGTH, message, status, param=param)
+    return BackendError(ErrorKind.FATAL, message, status, param=param)
 
 
 class BackendClient:

@@ -154,7 +154,7 @@ class JobRunner:
                     # append a second answer to the first, so the job fails instead.
                     return self.fail(failed, f"the stream broke after output: {exc}", exc.kind)
                 if exc.kind is ErrorKind.FATAL:
-                    return self.fail(failed, str(exc), exc.kind)
+                    return self.fail(failed, str(exc), exc.kind, exc.param)
                 if exc.kind is ErrorKind.CONTEXT_LENGTH:
                     return self.move_for_context(failed, request, str(exc))
                 nxt = self.next_backend(tried, failures)
@@ -202,8 +202,14 @@ class JobRunner:
             closed(attempt, "succeeded", latency_ms=latency),
         )
 
-    def fail(self, attempt: dict[str, Any] | None, error: str, kind: ErrorKind | str) -> str:
-        fields = {"error": error, "error_type": str(kind)}
+    def fail(
+        self,
+        attempt: dict[str, Any] | None,
+        error: str,
+        kind: ErrorKind | str,
+        param: str | None = None,
+    ) -> str:
+        fields = {"error": error, "error_type": str(kind), "error_param": param}
         return self.rt.store.finish(self.job_id, JobStatus.FAILED, fields, attempt)
 
     def dead(self, attempt: dict[str, Any] | None, error: str, kind: str = "exhausted") -> str:

@@ -11,50 +11,56 @@ from fastapi import APIRouter, Header, Query, Request, Response
 from sse_starlette import EventSourceResponse
 
 from api.auth import admit
+from api.bodies import StrictJsonRoute
 from api.deps import StateDep, TenantDep
-from api.errors import ApiError, error_body
+from api.errors import ApiError
 from api.events import wait_for_finish
 from api.models import backend_model_name, resolve_model
-from api.schemas import JobAccepted, JobSubmit, JobView, links_for
+from api.schemas import (
+    JOB_EVENT,
+    SUBMITTED_JOB_LINKS,
+    JobAccepted,
+    JobSubmit,
+    JobView,
+    error_responses,
+    event_stream,
+    links_for,
+)
 from api.streams import event_stream_response, job_events
 from laneway.jobs import Job, JobStatus
 from producer import Submission
+from producer.submit import MAX_IDEMPOTENCY_KEY_LENGTH, is_job_id
 
-router = APIRouter(prefix="/v1/jobs", tags=["jobs"])
+router = APIRouter(prefix="/v1/jobs", tags=["jobs"], route_class=StrictJsonRoute)
 
-_ERRORS = {
-    401: {
-        "description": "missing or invalid API key",
-        "content": {"application/json": {"example": error_body(401, "missing or invalid API key")}},
-    },
-    404: {
-        "description": "no such job (or not yours)",
-        "content": {"application/json": {"example": error_body(404, "job not found")}},
-    },
-    422: {
-        "description": "invalid body; the message names the field",
-        "content": {
-            "application/json": {"example": error_body(422, "messages: Field required", "messages")}
-        },
-    },
-}
+_READ_ERRORS = error_responses(401, 404, 500, 503)
 
 
 async def owned_job(state: StateDep, tenant: str, job_id: str) -> Job:
-    job = await state.store.get(job_id)
+    # An id of another shape names no job: answered without asking Redis (where
+    # "<id>:events" would name a key of another type).
+    job = await state.store.get(job_id) if is_job_id(job_id) else None
     if job is None or job.tenant != tenant:
         raise ApiError(404, f"job {job_id} not found", param="job_id", code="job_not_found")
     return job
 
 
-@router.post("", status_code=202, response_model=JobAccepted, responses=_ERRORS)  # type: ignore[arg-type]
+@router.post(
+    "",
+    status_code=202,
+    response_model=JobAccepted,
+    responses={
+        202: {"links": SUBMITTED_JOB_LINKS},
+        **error_responses(400, 401, 404, 409, 413, 422, 429, 500, 503),
+    },
+)
 async def submit_job(
     body: JobSubmit,
     request: Request,
     state: StateDep,
     tenant: TenantDep,
     response: Response,
-    idempotency_key: Annotated[str | None, Header(max_length=200)] = None,
+    idempotency_key: Annotated[str | None, Header(max_length=MAX_IDEMPOTENCY_KEY_LENGTH)] = None,
 ) -> JobAccepted:
     """Accept an OpenAI chat-completions or completions request as a durable job.
 
@@ -87,7 +93,7 @@ async def submit_job(
     )
 
 
-@router.get("/{job_id}", response_model=JobView, responses=_ERRORS)  # type: ignore[arg-type]
+@router.get("/{job_id}", response_model=JobView, responses=error_responses(401, 404, 422, 500, 503))
 async def get_job(
     job_id: str,
     state: StateDep,
@@ -104,7 +110,7 @@ async def get_job(
     return JobView.of(job)
 
 
-@router.delete("/{job_id}", response_model=JobView, responses=_ERRORS)  # type: ignore[arg-type]
+@router.delete("/{job_id}", response_model=JobView, responses=_READ_ERRORS)
 async def cancel_job(job_id: str, state: StateDep, tenant: TenantDep) -> JobView:
     """Cancel a job: a queued one never reaches a backend, a running one's call is closed.
 
@@ -115,7 +121,17 @@ async def cancel_job(job_id: str, state: StateDep, tenant: TenantDep) -> JobView
     return JobView.of(await owned_job(state, tenant, job_id))
 
 
-@router.get("/{job_id}/events", responses=_ERRORS)  # type: ignore[arg-type]
+@router.get(
+    "/{job_id}/events",
+    response_class=EventSourceResponse,
+    responses={
+        200: {
+            "description": "the job's events, as server-sent events",
+            "content": event_stream(JOB_EVENT),
+        },
+        **error_responses(400, 401, 404, 500, 503),
+    },
+)
 async def job_event_stream(
     job_id: str,
     state: StateDep,
@@ -125,8 +141,8 @@ async def job_event_stream(
     """Server-sent events: ``status`` changes and ``chunks`` of tokens, ending with the
     final status. Reconnect with ``Last-Event-ID`` to resume without loss or repetition.
     """
+    after = _stream_position(last_event_id)
     await owned_job(state, tenant, job_id)
-    after = last_event_id if last_event_id and _STREAM_ID.fullmatch(last_event_id) else "0-0"
 
     async def events() -> AsyncIterator[dict[str, str]]:
         async for event in job_events(state.redis, job_id, after=after):
@@ -136,4 +152,22 @@ async def job_event_stream(
     return event_stream_response(events())
 
 
-_STREAM_ID = re.compile(r"\d+-\d+")
+_STREAM_ID = re.compile(r"(\d{1,20})-(\d{1,20})")
+_MAX_U64 = 2**64 - 1
+
+
+def _stream_position(last_event_id: str | None) -> str:
+    """Where a reconnecting client's events resume: after the id it saw last, a Redis
+    stream id (two unsigned 64-bit integers); from the start without one."""
+    if not last_event_id:
+        return "0-0"
+    match = _STREAM_ID.fullmatch(last_event_id)
+    if match is None or any(int(part) > _MAX_U64 for part in match.groups()):
+        raise ApiError(
+            400,
+            "Last-Event-ID must be an event id this stream sent: '<ms>-<seq>', two unsigned "
+            "64-bit integers",
+            param="Last-Event-ID",
+            code="invalid_value",
+        )
+    return last_event_id

@@ -59,13 +59,12 @@ class Snapshot(Collector):
             "Cost of answered jobs at the backends' prices per 1k tokens.",
             labels=["lane", "backend"],
         )
+        # Unlabelled counters have one sample from the start, zero until counted.
+        submitted.add_metric([], float(self.stats.get("submitted", 0)))
+        rejected.add_metric([], float(self.stats.get("rejected", 0)))
         for field, value in self.stats.items():
             kind, *labels = field.split("|")
-            if kind == "submitted":
-                submitted.add_metric([], float(value))
-            elif kind == "rejected":
-                rejected.add_metric([], float(value))
-            elif kind == "routed" and len(labels) == 2:
+            if kind == "routed" and len(labels) == 2:
                 routed.add_metric(labels, float(value))
             elif kind == "finished" and len(labels) == 3:
                 finished.add_metric(labels, float(value))

@@ -13,17 +13,23 @@ from fastapi.responses import Response
 from sse_starlette import EventSourceResponse
 
 from api.auth import admit
+from api.bodies import StrictJsonRoute
 from api.deps import ApiState, StateDep, TenantDep
 from api.errors import ApiError, error_body
 from api.events import block_ms, wait_final
 from api.models import backend_model_name, find_model, model_entries, model_object, resolve_model
-from api.schemas import ChatCompletionRequest, CompletionRequest
+from api.schemas import (
+    OPENAI_RESPONSES,
+    ChatCompletionRequest,
+    CompletionRequest,
+    error_responses,
+)
 from api.streams import event_stream_response, job_events, streaming_outcome
 from laneway.jobs import JobKind, JobStatus, Usage
 from laneway.store import Outcome
 from producer import Submission
 
-router = APIRouter(prefix="/v1", tags=["openai"])
+router = APIRouter(prefix="/v1", tags=["openai"], route_class=StrictJsonRoute)
 
 JOB_HEADER = "x-laneway-job-id"
 LANE_HEADER = "x-laneway-lane"
@@ -36,13 +42,13 @@ async def list_models(state: StateDep, tenant: TenantDep) -> dict[str, Any]:
     return {"object": "list", "data": [model_object(e) for e in model_entries(state.settings)]}
 
 
-@router.get("/models/{model:path}")
+@router.get("/models/{model:path}", responses=error_responses(401, 404, 500))
 async def retrieve_model(model: str, state: StateDep, tenant: TenantDep) -> dict[str, Any]:
     """One of the models ``GET /v1/models`` lists; 404 ``model_not_found`` otherwise."""
     return model_object(find_model(model, state.settings))
 
 
-@router.post("/chat/completions", response_model=None)
+@router.post("/chat/completions", response_model=None, responses=OPENAI_RESPONSES)
 async def chat_completions(
     body: ChatCompletionRequest, request: Request, state: StateDep, tenant: TenantDep
 ) -> Response | EventSourceResponse:
@@ -50,7 +56,7 @@ async def chat_completions(
     return await _serve(body, JobKind.CHAT, request, state, tenant)
 
 
-@router.post("/completions", response_model=None)
+@router.post("/completions", response_model=None, responses=OPENAI_RESPONSES)
 async def completions(
     body: CompletionRequest, request: Request, state: StateDep, tenant: TenantDep
 ) -> Response | EventSourceResponse:
@@ -124,11 +130,12 @@ def _job_error(job: Outcome) -> ApiError:
         return ApiError(409, f"job {job.job_id} was cancelled", code="cancelled", headers=headers)
     message = job.error or "the job failed"
     if job.error_type == "context_length":
-        return ApiError(
-            400, message, param="messages", code="context_length_exceeded", headers=headers
-        )
+        param = job.error_param or "messages"
+        return ApiError(400, message, param=param, code="context_length_exceeded", headers=headers)
     if job.error_type == "fatal":
-        return ApiError(400, message, code="backend_rejected", headers=headers)
+        return ApiError(
+            400, message, param=job.error_param, code="backend_rejected", headers=headers
+        )
     return ApiError(
         502, f"no backend could answer: {message}", code="upstream_error", headers=headers
     )

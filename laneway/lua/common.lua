@@ -36,7 +36,7 @@ end
 -- The entry carries what an answer needs (see Outcome in store.py), so a waiter
 -- can answer without another read.
 local OUTCOME = {'status', 'result', 'lane', 'backend', 'error', 'error_type', 'usage', 'model',
-  'finished_at'}
+  'finished_at', 'error_param'}
 
 local function emit_final(job_key, final_key, data)
   local values = redis.call('HMGET', job_key, unpack(OUTCOME))

@@ -3,15 +3,22 @@
 -- KEYS: job, events, tenant index, queue list, classify deadlines, final, [idempotency key]
 -- ARGV: job id, ttl, now, push command, task message, event json,
 --       classify deadline ('' when the job skips the classifier),
---       max queue depth (0: no limit), field, value, ...
+--       max queue depth (0: no limit), request digest ('' without a key),
+--       field, value, ...
 -- Returns {1, job id, first event id}; {0, existing job id, '0-0'} for a known
--- idempotency key; {-1, job id, queue depth} when the queue is full (nothing written
+-- idempotency key and the same request; {-2, existing job id, '0-0'} for a known key
+-- and another request; {-1, job id, queue depth} when the queue is full (nothing written
 -- but a short-lived final entry, so that a read pipelined behind this returns).
+-- The idempotency key holds '<job id> <request digest>'.
 local ttl = tonumber(ARGV[2])
 if KEYS[7] then
   local existing = redis.call('GET', KEYS[7])
   if existing then
-    return {0, existing, '0-0'}
+    local job_id, digest = string.match(existing, '^(%S+) ?(%S*)$')
+    if digest ~= '' and digest ~= ARGV[9] then
+      return {-2, job_id, '0-0'}
+    end
+    return {0, job_id, '0-0'}
   end
 end
 local max_depth = tonumber(ARGV[8])
@@ -26,9 +33,9 @@ if max_depth > 0 then
   end
 end
 if KEYS[7] then
-  redis.call('SET', KEYS[7], ARGV[1], 'EX', ttl)
+  redis.call('SET', KEYS[7], ARGV[1] .. ' ' .. ARGV[9], 'EX', ttl)
 end
-redis.call('HSET', KEYS[1], unpack(ARGV, 9))
+redis.call('HSET', KEYS[1], unpack(ARGV, 10))
 redis.call('EXPIRE', KEYS[1], ttl)
 local event_id = emit(KEYS[2], 'status', ARGV[6])
 redis.call('EXPIRE', KEYS[2], ttl)

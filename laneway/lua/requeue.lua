@@ -10,7 +10,7 @@ end
 if fields[1] ~= 'failed' or fields[2] ~= '1' then
   return 'not dead-lettered: ' .. fields[1]
 end
-redis.call('HDEL', KEYS[1], 'dead_lettered', 'error', 'error_type', 'finished_at')
+redis.call('HDEL', KEYS[1], 'dead_lettered', 'error', 'error_type', 'error_param', 'finished_at')
 redis.call('HSET', KEYS[1], 'status', 'routed', 'deliveries', 0, unpack(ARGV, 5))
 redis.call('DEL', KEYS[3])
 emit(KEYS[2], 'status', ARGV[3])
