@@ -105,3 +105,9 @@ def wait_job(client: httpx.Client, job_id: str, timeout: float = 20) -> dict[str
 
 def chat(text: str, **extra: Any) -> dict[str, Any]:
     return {"messages": [{"role": "user", "content": text}], **extra}
+
+
+def job_keys(client: redis.Redis) -> int:
+    """Keys of jobs and their streams: what a submit writes. (DBSIZE would count the
+    health prober's and breakers' short-lived keys too.)"""
+    return sum(1 for _ in client.scan_iter("laneway:job:*", count=1000))

@@ -10,7 +10,7 @@ from laneway.lanes import FAST_PATH, GENERAL, HIGH_COMPUTE
 from laneway.requests import context_needed, output_budget
 from laneway.settings import Settings
 from producer.admission import RequestRejected, check_context
-from tests.system import System, chat
+from tests.system import System, chat, job_keys
 from workers.policy import larger_context_lane
 
 
@@ -65,7 +65,7 @@ def test_a_request_no_backend_can_hold_is_refused_before_anything_is_written() -
 def test_the_api_answers_400_context_length_exceeded_and_writes_nothing(
     system: System, path: str
 ) -> None:
-    before = system.redis.dbsize()
+    before = job_keys(system.redis)
     body = {"model": "auto", **chat("hi", max_tokens=1_000_000_000)}
     with system.client() as client:
         response = client.post(path, json=body)
@@ -74,4 +74,4 @@ def test_the_api_answers_400_context_length_exceeded_and_writes_nothing(
     assert error["code"] == "context_length_exceeded"
     assert error["param"] == "max_tokens"
     assert error["type"] == "invalid_request_error"
-    assert system.redis.dbsize() == before
+    assert job_keys(system.redis) == before

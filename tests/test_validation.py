@@ -13,7 +13,7 @@ import pytest
 import redis
 
 from laneway import keys
-from tests.system import System, chat, wait_job
+from tests.system import System, chat, job_keys, wait_job
 
 OPENAI_ROUTES = ("/v1/chat/completions", "/v1/completions")
 
@@ -349,11 +349,11 @@ def test_ids_no_job_can_have_are_404_without_touching_redis(
 ) -> None:
     job_id = http.post("/v1/jobs", json=chat("hi", route="fast-path")).json()["id"]
     wait_job(http, job_id)
-    before = r.dbsize()
+    before = job_keys(r)
     for method in ("GET", "DELETE"):
         assert_error(http.request(method, f"/v1/jobs/{job_id}{suffix}"), 404, code="job_not_found")
     assert_error(http.get(f"/v1/jobs/{job_id}{suffix}/events"), 404)
-    assert r.dbsize() == before
+    assert job_keys(r) == before
     assert http.get(f"/v1/jobs/{job_id}").json()["status"] == "succeeded"
 
 
