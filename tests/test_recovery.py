@@ -9,6 +9,7 @@ deadline tests.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import re
@@ -20,14 +21,19 @@ from typing import Any
 import httpx
 import pytest
 import redis
+import redis.asyncio as aioredis
 import yaml
 
 from laneway import keys
+from laneway.celery_app import create_app
 from laneway.failpoints import ENV as FAILPOINTS_ENV
+from laneway.jobs import JobKind
 from laneway.redis_server import EmbeddedRedis
 from laneway.settings import WorkerConfig, load_settings
-from laneway.store import JobStore
+from laneway.store import AsyncJobStore, JobStore
 from laneway.supervisor import Child, Supervisor
+from laneway.wire import MessageFactory
+from producer.submit import Submission, plan
 from tests.sim_helpers import SimBackendProcess, start_sim_backend
 from tests.system import LANEWAY, System, chat, sim_backend_config, wait_job
 
@@ -373,3 +379,39 @@ def test_an_exception_at_any_step_fails_the_job_visibly(recovery: Recovery, step
         if job_id in line and "internal error" in line
     ]
     assert len(logged) == 1, logged
+
+
+def test_a_request_httpx_cannot_encode_fails_the_job_instead_of_hanging(
+    recovery: Recovery,
+) -> None:
+    """An odd request that got past the API (written here by the producer itself):
+    httpx refuses to encode NaN while building the backend request."""
+    rec = recovery
+    rec.start_worker("general", "general")
+    settings = load_settings(rec.system.config)
+    submission = Submission(
+        tenant="default",
+        kind=JobKind.CHAT,
+        request={**chat("hi"), "temperature": float("nan")},
+        route="general",
+    )
+    job_id, fields, message = plan(
+        submission, MessageFactory(create_app(settings)), settings.retry.job_deadline_seconds
+    )
+
+    async def create() -> None:
+        client = aioredis.Redis.from_url(rec.system.redis_url, decode_responses=True)
+        try:
+            await AsyncJobStore(client, settings.job_ttl_seconds).create(
+                job_id, "default", fields, message
+            )
+        finally:
+            await client.aclose()
+
+    asyncio.run(create())
+    job = rec.wait(job_id, timeout=30)
+    assert job["status"] == "failed", json.dumps(job)[:3000]
+    assert job["error_type"] == "internal_error"
+    assert "ValueError" in job["error"]
+    assert [a["outcome"] for a in job["attempts"]] == ["error"]
+    assert job["attempts"][0]["ended_at"] is not None
