@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import threading
 from typing import Any
 
@@ -21,14 +22,17 @@ from workers.watchdog import Watchdog
 
 _ctx_lock = threading.Lock()
 _ctx: LaneWorkerContext | None = None
+_ctx_pid = 0
+"""The process ``_ctx`` belongs to: a pool child forked later builds its own (threads,
+heartbeat and worker identity do not cross a fork)."""
 
 
 def _context(rt: Runtime, app: Celery) -> LaneWorkerContext:
     """Per-process state, with its background threads started on first use."""
-    global _ctx
-    if _ctx is None:
+    global _ctx, _ctx_pid
+    if _ctx is None or _ctx_pid != os.getpid():
         with _ctx_lock:
-            if _ctx is None:
+            if _ctx is None or _ctx_pid != os.getpid():
                 settings = rt.settings
                 # this process holds jobs: it must beat (pool children included)
                 ensure_heartbeat(rt.redis, _role(app), settings.worker.heartbeat_interval_seconds)
@@ -48,6 +52,7 @@ def _context(rt: Runtime, app: Celery) -> LaneWorkerContext:
                     breakers=breakers,
                     owner=_owner(app),
                 )
+                _ctx_pid = os.getpid()
     return _ctx
 
 
