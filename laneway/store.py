@@ -370,7 +370,7 @@ class JobStore:
         self, job_id: str, reason: str, guard: FinishGuard, tries: int = INTERNAL_ERROR_TRIES
     ) -> str:
         """Fail the job with ``internal_error`` (an unexpected exception in a task),
-        within ``guard``; a Redis outage is waited out for a while (about 30 s)."""
+        within ``guard``; a Redis outage is waited out for a while (about 25 s)."""
         fields = {"error": reason, "error_type": INTERNAL_ERROR}
         for attempt in range(tries):
             try:
