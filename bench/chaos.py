@@ -1,8 +1,9 @@
 """Chaos run: submit jobs while killing workers and breaking backends; nothing may be lost.
 
 One system on loopback (embedded Redis with AOF, two sim backends and two worker
-processes per lane, the classifier, the API, short retry and visibility settings),
-then, at the same time:
+processes per lane, the classifier, the API), on the default settings users run
+(``--short-timeouts`` shortens the worker, retry and visibility timeouts), then,
+at the same time:
   - ``--jobs`` jobs submitted through ``POST /v1/jobs`` with prompts for every
     lane, some streaming, some low or high priority;
   - for ``--chaos-seconds``, at random intervals: SIGKILL a lane worker (a
@@ -11,11 +12,12 @@ then, at the same time:
     backend's process and start it again on the same port.
 Everything is made healthy again, then every job must reach a final state.
 
-Prints submitted, succeeded, failed, dead-lettered, lost (must be 0) and
-duplicated results (must be 0), the kills of each kind and the wall time; exits 1
-when a job was lost or duplicated, and prints what happened to it.
+Prints submitted, succeeded, failed, dead-lettered, lost (must be 0), duplicated
+results (must be 0) and jobs still unfinished 60 s after the chaos ended (must be
+0), the kills of each kind and the wall time; exits 1 when a job was lost,
+duplicated or stuck, and prints what happened to it.
 
-    python bench/chaos.py [--jobs 300] [--chaos-seconds 60] [--seed 7]
+    python bench/chaos.py [--jobs 300] [--chaos-seconds 60] [--seed 7] [--short-timeouts]
 """
 
 from __future__ import annotations
@@ -57,17 +59,18 @@ PROMPTS = [
     "write a python function that merges two sorted lists",
     "Prove that there are infinitely many primes, step by step.",
 ]
-# Short limits so that a SIGKILLed worker's jobs come back within ~15-25 s:
-# visibility 15 s > hard limit 10 s + max defer 2 s (settings validate it), and
-# kombu restores unacked messages at most every ~10 s. Backend calls time out
-# after 4 s of silence, so a hanging backend costs one attempt, not the job.
-CHAOS_CONFIG: dict[str, Any] = {
+# --short-timeouts: limits from before dead workers were found by their heartbeat
+# (visibility 15 s > hard limit 10 s + max defer 2 s, a 60 s job deadline, backend
+# calls time out after 4 s of silence), plus a 2 s heartbeat and a 6 s dead threshold.
+SHORT_TIMEOUTS: dict[str, Any] = {
     "worker": {
         "connect_timeout_seconds": 2,
         "read_timeout_seconds": 4,
         "task_soft_time_limit": 8,
         "task_time_limit": 10,
         "visibility_timeout": 15,
+        "heartbeat_interval_seconds": 2,
+        "dead_after_seconds": 6,
     },
     "retry": {
         "job_deadline_seconds": 60,
@@ -75,8 +78,9 @@ CHAOS_CONFIG: dict[str, Any] = {
         "max_defer_seconds": 2,
         "health_probe_interval_seconds": 1,
     },
-    "classifier": {"timeout_seconds": 2.0},
 }
+STUCK_AFTER_SECONDS = 60.0
+"""A job not final this long after the chaos ended (everything healthy) is stuck."""
 FAULT_SETS: list[dict[str, Any]] = [
     {"error_rate": 0.5},
     {"rate_limit_rate": 0.5},
@@ -321,6 +325,9 @@ def main(
     wait_timeout: float = typer.Option(180, help="longest wait for the last jobs (s)"),
     seed: int = typer.Option(7, help="seed of the fault and job draws"),
     verbose: bool = typer.Option(True, help="print every fault and repair"),
+    short_timeouts: bool = typer.Option(
+        False, help="shortened worker/retry/visibility timeouts instead of the defaults"
+    ),
 ) -> None:
     overall = int(chaos_seconds + wait_timeout + 180)
     signal.signal(signal.SIGALRM, _overall_timeout)
@@ -332,7 +339,7 @@ def main(
         lane_concurrency=lane_concurrency,
         backends_per_lane=backends_per_lane,
         workers_per_lane=workers_per_lane,
-        config_overrides=CHAOS_CONFIG,
+        config_overrides=SHORT_TIMEOUTS if short_timeouts else None,
     ) as system:
         print(
             f"system up in {time.monotonic() - wall_started:.1f}s; logs in "
@@ -365,6 +372,9 @@ def main(
 
         client = redis.Redis.from_url(system.redis_url, decode_responses=True)
         ids = list(submitted.ids)
+        chaos_ended = started + chaos_seconds
+        statuses = wait_final(client, ids, chaos_ended + STUCK_AFTER_SECONDS - time.monotonic())
+        stuck = {i: s for i, s in statuses.items() if s not in FINAL}
         statuses = wait_final(client, ids, wait_timeout)
         finished_at = time.monotonic()
 
@@ -410,6 +420,10 @@ def main(
         print(f"lost                 {len(lost)}  (must be 0)")
         print(f"duplicated results   {len(duplicated)}  (must be 0)")
         print(
+            f"unfinished {STUCK_AFTER_SECONDS:.0f}s after the chaos   {len(stuck)}  (must be 0"
+            f"{'; ' + str(dict(Counter(stuck.values()))) if stuck else ''})"
+        )
+        print(
             f"jobs redelivered     {redelivered}  (jobs with an interrupted attempt: "
             f"{interrupted}; jobs that ran in more than one lane: {multi_lane})"
         )
@@ -437,9 +451,12 @@ def main(
             )
         for job_id, why in duplicated.items():
             print(f"\nDUPLICATED {job_id}: {why}\n{describe(client, api, job_id)}")
+        for job_id, status in stuck.items():
+            if job_id not in lost:
+                print(f"\nSTUCK {job_id} ({status} at +60s):\n{describe(client, api, job_id)}")
         api.close()
     signal.alarm(0)
-    if lost or duplicated:
+    if lost or duplicated or stuck:
         raise typer.Exit(1)
 
 

@@ -12,9 +12,11 @@ from celery import Celery, Task
 from classifier.service import Classifier
 from classifier.strategies import Decision, build_strategy
 from laneway.celery_app import CLASSIFY_TASK, RUN_TASK
+from laneway.failpoints import failpoint
 from laneway.jobs import JobStatus
 from laneway.lanes import GENERAL, Lane, excluded_lanes, nearest_lane, queue_for
 from laneway.runtime import runtime_for
+from laneway.store import FinishGuard
 from laneway.wire import Priority
 
 log = logging.getLogger(__name__)
@@ -58,6 +60,16 @@ def within(decision: Decision, lanes: list[Lane] | None) -> tuple[Lane, str]:
     )
 
 
+def decide_with(app: Celery, request: dict[str, Any]) -> Decision:
+    """:func:`decide` with this process's classifier; ``general`` if it cannot be built."""
+    try:
+        classifier = _get_classifier(app)
+    except Exception as exc:  # a classifier that cannot load must still route the job
+        log.warning("classifier unavailable, routing to general: %r", exc)
+        return Decision(GENERAL, 0.0, f"classifier unavailable: {exc!r}", "fallback")
+    return decide(classifier, request)
+
+
 def register(app: Celery) -> Task:
     @app.task(name=CLASSIFY_TASK, ignore_result=True)  # type: ignore[untyped-decorator]
     def classify(
@@ -66,34 +78,56 @@ def register(app: Celery) -> Task:
         priority: Priority = "normal",
         lanes: list[Lane] | None = None,
     ) -> str:
-        # The request travels in the message (shown as "<request>" in Flower), so
-        # classifying costs one Redis call: route.lua checks the job is still queued.
         rt = runtime_for(app)
-        decision = decide(_get_classifier(app), request)
-        lane, reason = within(decision, lanes)
-        queue = queue_for(lane)
-        now = time.time()
-        args: tuple[Any, ...] = (job_id,)
-        if lanes is not None:
-            # lanes outside the key's count as tried: no fallback goes there
-            args = (job_id, None, excluded_lanes(lanes), priority)
-        message = rt.messages.build(RUN_TASK, args, queue, priority=priority)
-        return rt.store.route(
-            job_id,
-            {
-                "status": JobStatus.ROUTED.value,
-                "lane": lane,
-                "queue": queue,
-                "confidence": round(decision.confidence, 4),
-                "reason": reason,
-                "strategy": decision.strategy,
-                "routed_at": now,
-                "updated_at": now,
-            },
-            message,
-        )
+        try:
+            return route(app, job_id, request, priority, lanes)
+        except Exception as exc:  # whatever raised, the job must end visibly
+            reason = f"internal error in the classifier: {type(exc).__name__}: {exc}"[:300]
+            log.error("job %s failed: %s", job_id, reason, exc_info=exc)
+            # only a job still waiting for a decision: a routed one is on its way
+            reply = rt.store.fail_internal(job_id, reason, FinishGuard(status=JobStatus.QUEUED))
+            return "failed: internal error" if reply == "ok" else f"stopped: job is {reply}"
 
     return classify
+
+
+def route(
+    app: Celery,
+    job_id: str,
+    request: dict[str, Any],
+    priority: Priority,
+    lanes: list[Lane] | None,
+) -> str:
+    """Classify the request and route the job to its lane's queue."""
+    # The request travels in the message (shown as "<request>" in Flower), so
+    # classifying costs one Redis call: route.lua checks the job is still queued.
+    rt = runtime_for(app)
+    failpoint("classify.start")
+    decision = decide_with(app, request)
+    failpoint("classify.decided")
+    lane, reason = within(decision, lanes)
+    queue = queue_for(lane)
+    now = time.time()
+    args: tuple[Any, ...] = (job_id,)
+    if lanes is not None:
+        # lanes outside the key's count as tried: no fallback goes there
+        args = (job_id, None, excluded_lanes(lanes), priority)
+    message = rt.messages.build(RUN_TASK, args, queue, priority=priority)
+    failpoint("classify.route")
+    return rt.store.route(
+        job_id,
+        {
+            "status": JobStatus.ROUTED.value,
+            "lane": lane,
+            "queue": queue,
+            "confidence": round(decision.confidence, 4),
+            "reason": reason,
+            "strategy": decision.strategy,
+            "routed_at": now,
+            "updated_at": now,
+        },
+        message,
+    )
 
 
 def warm_up(app: Celery) -> Decision:

@@ -66,6 +66,7 @@ def create_app(settings: Settings) -> Celery:
 def worker_app(settings: Settings, role: str) -> Celery:
     """An app with the tasks of one worker role registered (``classify`` or a lane)."""
     app = create_app(settings)
+    app.laneway_role = role
     if role == "classify":
         from classifier.tasks import register as register_classifier
 

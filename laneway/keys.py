@@ -34,6 +34,8 @@ SENT = f"{PREFIX}sent"
 """Jobs whose lane task message is on its way to a worker (see ``common.lua``)."""
 KOMBU_UNACKED = "unacked"
 """kombu's Redis transport keeps reserved messages here, by delivery tag."""
+KOMBU_UNACKED_INDEX = "unacked_index"
+"""... and when each was reserved (kombu restores those older than the visibility timeout)."""
 
 
 def breaker(backend: str) -> str:
@@ -49,6 +51,16 @@ def health_probe_lock(backend: str) -> str:
 
 
 WORKER_HEARTBEAT = f"{PREFIX}workers"
+"""Worker instance -> its role and last beat, for readiness checks."""
+HEARTBEATS = f"{PREFIX}heartbeats"
+"""Worker instance -> its last heartbeat by Redis's clock, for finding dead workers."""
+
+
+def held(worker: str) -> str:
+    """The jobs a worker instance is running (see ``common.lua``)."""
+    return f"{PREFIX}held:{worker}"
+
+
 CANCEL_CHANNEL = f"{PREFIX}cancel"
 
 

@@ -171,9 +171,22 @@ class WorkerConfig(Strict):
     task_soft_time_limit: int = Field(default=300, ge=1)
     task_time_limit: int = Field(default=330, ge=1)
     visibility_timeout: int = Field(default=3600, ge=1)
+    heartbeat_interval_seconds: float = Field(
+        default=5.0, gt=0, le=5.0, description="how often a worker tells Redis it is alive"
+    )
+    dead_after_seconds: float = Field(
+        default=15.0,
+        gt=0,
+        description="a worker silent this long is dead: its running jobs go to a live worker",
+    )
 
     @model_validator(mode="after")
     def _limits_ordered(self) -> WorkerConfig:
+        if self.dead_after_seconds < 2 * self.heartbeat_interval_seconds:
+            raise ValueError(
+                "dead_after_seconds must be at least twice heartbeat_interval_seconds, or a "
+                "worker that is only slow to beat is taken for dead"
+            )
         if self.task_soft_time_limit >= self.task_time_limit:
             raise ValueError("task_soft_time_limit must be below task_time_limit")
         if self.read_timeout_seconds >= self.task_soft_time_limit:

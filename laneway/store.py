@@ -69,6 +69,8 @@ class Started:
     deadline_at: float = 0.0
     streamed: bool = False
     """Tokens of this job already went out to clients (from an earlier delivery)."""
+    expired: bool = False
+    """The job's deadline has passed: no attempt was opened."""
 
 
 def _create_call(
@@ -141,11 +143,25 @@ class Outcome:
         return cls(job_id, status or "", *rest)
 
 
+@dataclass(frozen=True, slots=True)
+class FinishGuard:
+    """Who may finish a job: with ``owner`` set, only while that worker instance holds
+    it (``allow_free``: or while no worker does); with ``status``, only in that state."""
+
+    owner: str = ""
+    allow_free: bool = False
+    status: JobStatus | None = None
+
+
 def _cancel_call(job_id: str) -> tuple[list[str], list[str]]:
     event = status_event(JobStatus.CANCELLED, error="cancelled by the client")
     call_keys = [keys.job(job_id), keys.events(job_id), keys.final(job_id)]
     return call_keys, [str(time.time()), event, keys.CANCEL_CHANNEL]
 
+
+INTERNAL_ERROR = "internal_error"
+"""``error_type`` of a job failed by an unexpected exception in a task."""
+INTERNAL_ERROR_TRIES = 6
 
 EVENTS_MAXLEN = 2000
 """Entries kept per job event stream (approximately); chunks are batched per entry."""
@@ -201,6 +217,7 @@ class JobStore:
         self._cancel = client.register_script(script_source("cancel"))
         self._reroute = client.register_script(script_source("reroute"))
         self._requeue = client.register_script(script_source("requeue"))
+        self._chunks = client.register_script(script_source("chunks"))
 
     def get(self, job_id: str) -> Job | None:
         return _parse_job(cast(dict[str, str], self.redis.hgetall(keys.job(job_id))))
@@ -219,16 +236,32 @@ class JobStore:
         )
         return str(reply)
 
-    def start(self, job_id: str, attempt: Mapping[str, Any] | None) -> Started:
-        """Take a delivery: refused for finished jobs; opens ``attempt`` when given."""
+    def start(
+        self,
+        job_id: str,
+        attempt: Mapping[str, Any] | None,
+        owner: str = "",
+        dead_after: float = 15.0,
+        fields: Mapping[str, Any] | None = None,
+    ) -> Started:
+        """Take a delivery: refused for finished jobs, and for jobs a live worker other
+        than ``owner`` holds; opens ``attempt`` when given and the deadline allows.
+        ``owner`` (a worker instance) holds the job from here on; ``fields`` are recorded."""
         now = time.time()
         reply = self._start(
             keys=[keys.job(job_id), keys.events(job_id)],
-            args=[str(now), dumps(attempt) if attempt else "", status_event(JobStatus.RUNNING)],
+            args=[
+                str(now),
+                dumps(attempt) if attempt else "",
+                status_event(JobStatus.RUNNING),
+                owner,
+                str(dead_after),
+                *flatten(fields or {}),
+            ],
         )
         if reply[0] != "ok":
             return Started(outcome=str(reply[0]))
-        request, kind, deliveries, deadline_at, streamed = reply[1:6]
+        request, kind, deliveries, deadline_at, streamed, expired = reply[1:7]
         return Started(
             "ok",
             json.loads(request),
@@ -236,6 +269,7 @@ class JobStore:
             int(deliveries),
             float(deadline_at),
             streamed=str(streamed) not in ("", "0"),
+            expired=bool(int(expired)),
         )
 
     def reroute(
@@ -245,8 +279,10 @@ class JobStore:
         fields: Mapping[str, Any],
         closed: Mapping[str, Any] | None,
         countdown: float = 0.0,
+        owner: str = "",
     ) -> str:
-        """Send a running job on to ``message``'s queue (another lane, or later)."""
+        """Send a running job on to ``message``'s queue (another lane, or later);
+        refused when the job finished or a worker other than ``owner`` holds it."""
         event = status_event(JobStatus.ROUTED, lane=fields.get("lane"), reason=fields.get("reason"))
         reply = self._reroute(
             keys=[keys.job(job_id), keys.events(job_id), message.list_key],
@@ -256,6 +292,7 @@ class JobStore:
                 event,
                 dumps(closed) if closed else "",
                 str(countdown),
+                owner,
                 *flatten({"updated_at": time.time(), **fields, **message.tracking()}),
             ],
         )
@@ -290,11 +327,15 @@ class JobStore:
         return cast(list[tuple[str, dict[str, str]]], entries)
 
     def record_attempt(
-        self, job_id: str, closed: Mapping[str, Any], next_open: Mapping[str, Any] | None
+        self,
+        job_id: str,
+        closed: Mapping[str, Any],
+        next_open: Mapping[str, Any] | None,
+        owner: str = "",
     ) -> str:
         reply = self._attempt(
             keys=[keys.job(job_id)],
-            args=[str(time.time()), dumps(closed), dumps(next_open) if next_open else ""],
+            args=[str(time.time()), dumps(closed), dumps(next_open) if next_open else "", owner],
         )
         return str(reply)
 
@@ -305,39 +346,71 @@ class JobStore:
         fields: Mapping[str, Any],
         attempt: Mapping[str, Any] | None = None,
         dead_letter: bool = False,
+        guard: FinishGuard | None = None,
     ) -> str:
         """Record the final outcome (never over another); ``dead_letter`` also files
-        the job in the dead-letter stream for ``laneway dead``."""
+        the job in the dead-letter stream for ``laneway dead``. Without a closed
+        ``attempt``, an attempt still open is closed as ``error`` with the job's error."""
+        guard = guard or FinishGuard()
         now = time.time()
         all_fields = {"status": status.value, "finished_at": now, "updated_at": now, **fields}
-        event = status_event(status, error=fields.get("error"))
+        error = fields.get("error")
+        event = status_event(status, error=error)
         call_keys = [keys.job(job_id), keys.events(job_id), keys.final(job_id)]
         if dead_letter:
             call_keys.append(keys.DEAD_LETTERS)
+        open_extra = "".join(
+            f",{dumps(name)}:{dumps(value)}"
+            for name, value in (("error", error), ("error_type", fields.get("error_type")))
+            if value is not None
+        )
         reply = self._finish(
             keys=call_keys,
-            args=[dumps(attempt) if attempt else "", event, *flatten(all_fields)],
+            args=[
+                guard.owner,
+                "1" if guard.allow_free else "0",
+                guard.status.value if guard.status else "",
+                dumps(attempt) if attempt else "",
+                "cancelled" if status is JobStatus.CANCELLED else "error",
+                open_extra,
+                str(now),
+                event,
+                *flatten(all_fields),
+            ],
         )
         return str(reply)
+
+    def fail_internal(
+        self, job_id: str, reason: str, guard: FinishGuard, tries: int = INTERNAL_ERROR_TRIES
+    ) -> str:
+        """Fail the job with ``internal_error`` (an unexpected exception in a task),
+        within ``guard``; a Redis outage is waited out for a while (about 25 s)."""
+        fields = {"error": reason, "error_type": INTERNAL_ERROR}
+        for attempt in range(tries):
+            try:
+                return self.finish(job_id, JobStatus.FAILED, fields, guard=guard)
+            except redis.RedisError:
+                if attempt == tries - 1:
+                    raise
+                time.sleep(min(2.0**attempt, 10.0))
+        raise AssertionError("unreachable")
 
     def cancel(self, job_id: str) -> str:
         """Cancel the job unless it finished; returns the status it had."""
         call_keys, args = _cancel_call(job_id)
         return str(self._cancel(keys=call_keys, args=args))
 
-    def append_chunks(self, job_id: str, chunks: list[dict[str, Any]], first: bool) -> None:
+    def append_chunks(
+        self, job_id: str, chunks: list[dict[str, Any]], first: bool, owner: str = ""
+    ) -> bool:
         """Append a batch of stream chunks to the job's event stream as one entry; the
-        first batch also marks the job as having streamed output (one round trip)."""
-        with self.redis.pipeline(transaction=False) as pipe:
-            pipe.xadd(
-                keys.events(job_id),
-                {"type": "chunks", "data": dumps(chunks)},
-                maxlen=EVENTS_MAXLEN,
-                approximate=True,
-            )
-            if first:
-                pipe.hset(keys.job(job_id), "streamed", 1)
-            pipe.execute()
+        first batch also marks the job as having streamed output (one round trip).
+        False, and nothing written, once the job is not running (or not ``owner``'s)."""
+        reply = self._chunks(
+            keys=[keys.job(job_id), keys.events(job_id)],
+            args=[owner, "1" if first else "0", dumps(chunks), str(EVENTS_MAXLEN)],
+        )
+        return bool(reply)
 
 
 class AsyncJobStore:

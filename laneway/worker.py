@@ -11,7 +11,7 @@ from typing import Any, NoReturn
 from celery import signals
 
 from laneway.celery_app import worker_app
-from laneway.heartbeat import Heartbeat
+from laneway.heartbeat import Heartbeat, ensure_heartbeat
 from laneway.lanes import CLASSIFY_QUEUE, queue_for
 from laneway.runtime import runtime_for
 from laneway.settings import Settings
@@ -63,9 +63,12 @@ def run_worker(
             from workers.tasks import start_background
 
             start_background(app)  # prober, watchdog and cancel listener run before any job
-        heartbeat = Heartbeat(runtime_for(app).redis, name, role)
-        heartbeat.start()
-        beat.append(heartbeat)
+        worker = settings.worker
+        beat.append(
+            ensure_heartbeat(
+                runtime_for(app).redis, role, worker.heartbeat_interval_seconds, announce=True
+            )
+        )
 
     @signals.worker_shutdown.connect(weak=False)  # type: ignore[untyped-decorator]
     def _shutdown(**_: Any) -> None:

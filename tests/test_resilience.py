@@ -44,6 +44,8 @@ WORKER = {
     "task_time_limit": 5,
     "visibility_timeout": 7,
     "read_timeout_seconds": 1.5,
+    "heartbeat_interval_seconds": 1,
+    "dead_after_seconds": 4,
 }
 SIMS = {
     "f1": ("small", "sim-f1"),
@@ -280,7 +282,7 @@ def test_sigkill_during_a_backend_call_is_redelivered_once(
     victim.process.wait(10)
     faults(state, "h1", hang_rate=0.0)
     system.start_worker("high-compute")
-    job = wait(system, job_id, timeout=40)  # visibility timeout, then kombu's restore cycle
+    job = wait(system, job_id, timeout=40)  # handed over once the heartbeat is 4 s old
     assert job["status"] == "succeeded", json.dumps(job)[:3000]
     assert [a["outcome"] for a in job["attempts"]] == ["interrupted", "succeeded"]
     assert final_events(system.redis, job_id) == ["succeeded"]  # exactly one result
@@ -302,7 +304,7 @@ def test_a_worker_dying_mid_stream_fails_the_job_instead_of_answering_twice(
     os.kill(victim.process.pid, signal.SIGKILL)
     victim.process.wait(10)
     system.start_worker("high-compute")
-    job = wait(system, job_id, timeout=40)  # visibility timeout, then kombu's restore cycle
+    job = wait(system, job_id, timeout=40)  # handed over once the heartbeat is 4 s old
     assert job["status"] == "failed", json.dumps(job)[:3000]
     assert job["error_type"] == "lost"
     assert "died mid-stream" in job["error"]

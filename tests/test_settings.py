@@ -58,6 +58,8 @@ def test_yaml_then_env_overrides(tmp_path: Path, monkeypatch: pytest.MonkeyPatch
         ({"lanes": {"turbo": {}}}, "lanes.turbo"),
         ({"api": {"prot": 1}}, "api.prot"),
         ({"worker": {"task_time_limit": 100, "visibility_timeout": 50}}, "worker"),
+        ({"worker": {"heartbeat_interval_seconds": 5, "dead_after_seconds": 8}}, "worker"),
+        ({"worker": {"heartbeat_interval_seconds": 30}}, "worker.heartbeat_interval_seconds"),
         (
             {
                 "lanes": {

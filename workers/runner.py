@@ -1,7 +1,9 @@
 """One delivery of a lane task: call backends until the job is answered or handed on.
 
 The decisions, in order:
-- the job is finished or cancelled → nothing to do (duplicate delivery);
+- the job is finished or cancelled, or a live worker runs it → nothing to do
+  (duplicate delivery);
+- the job's deadline has passed → failed (``deadline_exceeded``), no backend called;
 - delivered too often without finishing → poison: dead-lettered;
 - no backend of the lane may take calls (breakers open) → a fallback lane that
   has one, else wait in this lane (re-published with a countdown), up to the
@@ -10,22 +12,30 @@ The decisions, in order:
   backend of the lane after a backoff, up to ``max_attempts_per_lane``, then the
   lane's fallback chain, then the dead-letter store;
 - the backend rejects the request (4xx) → failed with its message;
-- the prompt does not fit the context window → a lane with a larger one, or failed.
+- the prompt does not fit the context window → a lane with a larger one, or failed;
+- anything else that raises → failed (``internal_error``), see :meth:`JobRunner.fail_internal`.
+
+The delivery holds the job as worker instance ``owner``: if that worker is taken
+for dead meanwhile (no heartbeat) and the job handed to another, every write of
+this delivery is refused, so a late answer can never be a second one.
 """
 
 from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 from laneway.celery_app import RUN_TASK
+from laneway.failpoints import failpoint
 from laneway.jobs import JobKind, JobStatus
 from laneway.lanes import Lane, queue_for
 from laneway.requests import context_needed
 from laneway.runtime import Runtime
 from laneway.settings import BackendConfig
+from laneway.store import FinishGuard
 from laneway.wire import Priority
 from workers.backends import BackendClient, BackendError, BackendReply, Balancer, ErrorKind
 from workers.breaker import Breakers
@@ -44,6 +54,8 @@ class LaneWorkerContext:
     balancers: dict[Lane, Balancer]
     cancels: CancelRegistry
     breakers: Breakers
+    owner: str
+    """This process's worker instance: the holder recorded on the jobs it runs."""
 
 
 def open_attempt(backend: BackendConfig, lane: Lane) -> dict[str, Any]:
@@ -64,6 +76,18 @@ def cost_of(usage: dict[str, Any], backend: BackendConfig) -> float | None:
     return round(cost / 1000, 8)
 
 
+DEADLINE_EXCEEDED = "deadline_exceeded"
+
+
+def fail_delivery(rt: Runtime, job_id: str, owner: str, started: bool, exc: Exception) -> str:
+    """Fail the job of a delivery that raised unexpectedly (logged here, with traceback)."""
+    reason = f"internal error in the lane worker: {type(exc).__name__}: {exc}"[:300]
+    log.error("job %s failed: %s", job_id, reason, exc_info=exc)
+    guard = FinishGuard(owner, allow_free=not started)
+    reply = rt.store.fail_internal(job_id, reason, guard)
+    return "failed: internal error" if reply == "ok" else f"stopped: job is {reply}"
+
+
 class JobRunner:
     def __init__(
         self,
@@ -82,6 +106,9 @@ class JobRunner:
         self.prefer_model = prefer_model
         self.visited = visited
         self.priority = priority
+        self.owner = ctx.owner
+        self.started = False
+        """This delivery took the job (it holds it, until handed on or finished)."""
         self.settings = rt.settings
         self.retry = rt.settings.retry
         self.backends = rt.settings.lanes[lane].backends
@@ -91,28 +118,44 @@ class JobRunner:
         self.delivery_ends = time.monotonic() + rt.settings.worker.task_soft_time_limit
 
     def run(self) -> str:
+        failpoint("lane.start")
         healthy = self.ctx.breakers.available(self.backends)
         backend = self.balancer.choose(prefer_model=self.prefer_model, among=healthy)
         attempt = open_attempt(backend, self.lane) if backend else None
-        started = self.rt.store.start(self.job_id, attempt)
+        started = self.rt.store.start(
+            self.job_id,
+            attempt,
+            self.owner,
+            self.settings.worker.dead_after_seconds,
+            # what a hand-over needs to send the job on as this delivery would
+            {"prefer_model": self.prefer_model or "", "visited": self.visited},
+        )
         if started.outcome != "ok" or started.request is None:
             return f"skipped: job is {started.outcome}"
+        self.started = True
+        failpoint("lane.started")
         if started.deliveries > self.retry.max_deliveries:
             return self.dead(
                 None, f"poison: delivered {started.deliveries} times without finishing", "poison"
             )
         if started.deadline_at:
             self.deadline = started.deadline_at
+        if started.expired or time.time() >= self.deadline:
+            return self.deadline_exceeded(None)
         if started.streamed and started.request.get("stream"):
             # An earlier delivery already streamed part of an answer (its worker died):
             # a second answer would be appended to the first, so the job fails.
-            return self.fail(attempt, "the worker streaming this job died mid-stream", "lost")
+            return self.fail(None, "the worker streaming this job died mid-stream", "lost")
         if backend is None or attempt is None:
             return self.no_backend_available()
         with self.ctx.cancels.call(self.job_id) as token:
             return self.call_backends(
                 backend, attempt, JobKind(started.kind or JobKind.CHAT), started.request, token
             )
+
+    def call_ends(self) -> float:
+        """When a backend call must be over (monotonic): the delivery's end or the deadline."""
+        return min(self.delivery_ends, time.monotonic() + self.deadline - time.time())
 
     def call_backends(
         self,
@@ -126,17 +169,18 @@ class JobRunner:
         tried: set[str] = set()
         failures = 0
         while True:
+            if time.time() >= self.deadline:
+                return self.deadline_exceeded(attempt)
             tried.add(backend.name)
-            chunks = ChunkBatcher(self.rt.store, self.job_id) if streaming else None
+            chunks = (
+                ChunkBatcher(self.rt.store, self.job_id, owner=self.owner) if streaming else None
+            )
+            on_chunk = self.chunk_sink(chunks) if chunks else None
             try:
+                failpoint("lane.call")
                 with self.balancer.using(backend):
                     reply = self.ctx.client.call(
-                        backend,
-                        kind,
-                        request,
-                        token,
-                        chunks.add if chunks else None,
-                        self.delivery_ends,
+                        backend, kind, request, token, on_chunk, self.call_ends()
                     )
             except CallCancelled:
                 log.info("job %s: cancelled during the call to %s", self.job_id, backend.name)
@@ -169,12 +213,25 @@ class JobRunner:
                 if token.cancelled.wait(delay):
                     return "cancelled"
                 backend, attempt = nxt, open_attempt(nxt, self.lane)
-                self.rt.store.record_attempt(self.job_id, failed, attempt)
+                failpoint("lane.retry")
+                recorded = self.rt.store.record_attempt(self.job_id, failed, attempt, self.owner)
+                if recorded != "ok":
+                    return f"stopped: job is {recorded}"
                 continue
             self.ctx.breakers.success(backend)
             if chunks:
                 chunks.flush()
+            failpoint("lane.succeed")
             return self.succeed(backend, attempt, reply)
+
+    @staticmethod
+    def chunk_sink(chunks: ChunkBatcher) -> Callable[[dict[str, Any]], None]:
+        def add(chunk: dict[str, Any]) -> None:
+            chunks.add(chunk)
+            if chunks.published:
+                failpoint("lane.chunk")
+
+        return add
 
     def next_backend(self, tried: set[str], failures: int) -> BackendConfig | None:
         """Another healthy backend of the lane; the same one again only if it is the last."""
@@ -187,7 +244,7 @@ class JobRunner:
     def succeed(self, backend: BackendConfig, attempt: dict[str, Any], reply: BackendReply) -> str:
         latency = round(reply.latency_ms, 2)
         usage = reply.body.get("usage") or {}
-        return self.rt.store.finish(
+        recorded = self.rt.store.finish(
             self.job_id,
             JobStatus.SUCCEEDED,
             {
@@ -200,7 +257,15 @@ class JobRunner:
                 "ttft_ms": round(reply.ttft_ms, 2) if reply.ttft_ms is not None else None,
             },
             closed(attempt, "succeeded", latency_ms=latency),
+            guard=FinishGuard(self.owner),
         )
+        if recorded == "superseded":
+            log.warning(
+                "job %s: answered after this worker was taken for dead and the job handed "
+                "over; the answer is dropped",
+                self.job_id,
+            )
+        return recorded
 
     def fail(
         self,
@@ -209,14 +274,42 @@ class JobRunner:
         kind: ErrorKind | str,
         param: str | None = None,
     ) -> str:
+        """Fail the job; ``attempt`` is the closed one (None: an open one closes as error)."""
         fields = {"error": error, "error_type": str(kind), "error_param": param}
-        return self.rt.store.finish(self.job_id, JobStatus.FAILED, fields, attempt)
+        return self.rt.store.finish(
+            self.job_id, JobStatus.FAILED, fields, attempt, guard=FinishGuard(self.owner)
+        )
 
     def dead(self, attempt: dict[str, Any] | None, error: str, kind: str = "exhausted") -> str:
-        log.error("job %s dead-lettered: %s", self.job_id, error)
         fields = {"error": error, "error_type": kind}
-        self.rt.store.finish(self.job_id, JobStatus.FAILED, fields, attempt, dead_letter=True)
-        return "dead-lettered"
+        reply = self.rt.store.finish(
+            self.job_id,
+            JobStatus.FAILED,
+            fields,
+            attempt,
+            dead_letter=True,
+            guard=FinishGuard(self.owner),
+        )
+        if reply == "ok":
+            log.error("job %s dead-lettered: %s", self.job_id, error)
+            return "dead-lettered"
+        return f"stopped: job is {reply}"
+
+    def deadline_exceeded(self, attempt: dict[str, Any] | None) -> str:
+        late = time.time() - self.deadline
+        error = f"the job's deadline passed {late:.1f}s ago before a backend answered"
+        if attempt is not None:
+            attempt = closed(attempt, "error", error=error, error_type=DEADLINE_EXCEEDED)
+        return self.dead(attempt, error, DEADLINE_EXCEEDED)
+
+    def fail_internal(self, exc: Exception) -> str:
+        """An unexpected exception: the job fails visibly (``internal_error``), once.
+
+        Only while this delivery holds the job, or before it took it (a job handed
+        to another worker meanwhile is not touched). The open attempt is closed;
+        the final event wakes every waiter.
+        """
+        return fail_delivery(self.rt, self.job_id, self.owner, self.started, exc)
 
     def hand_on(
         self,
@@ -231,14 +324,21 @@ class JobRunner:
             RUN_TASK, args, queue_for(lane), priority=self.priority, countdown=countdown
         )
         fields = {"lane": lane, "queue": queue_for(lane), "reason": reason}
+        failpoint("lane.hand_on")
+        reply = self.rt.store.reroute(
+            self.job_id, message, fields, attempt, countdown or 0.0, self.owner
+        )
+        if reply != "ok":
+            return f"stopped: job is {reply}"
         log.info("job %s → %s: %s", self.job_id, lane, reason)
-        self.rt.store.reroute(self.job_id, message, fields, attempt, countdown or 0.0)
         return f"handed on to {lane}"
 
     def fall_back(self, attempt: dict[str, Any] | None, error: str) -> str:
+        if time.time() >= self.deadline:
+            return self.deadline_exceeded(attempt)
         visited = [*self.visited, self.lane]
         target = fallback_lane(self.settings, self.lane, visited)
-        if target is not None and time.time() < self.deadline:
+        if target is not None:
             return self.hand_on(target, attempt, f"fallback from {self.lane}: {error}")
         return self.dead(attempt, f"no lane could answer (tried {', '.join(visited)}): {error}")
 

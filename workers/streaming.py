@@ -246,10 +246,17 @@ class ChunkBatcher:
     """
 
     def __init__(
-        self, store: JobStore, job_id: str, max_delay: float = 0.025, max_chunks: int = 32
+        self,
+        store: JobStore,
+        job_id: str,
+        max_delay: float = 0.025,
+        max_chunks: int = 32,
+        owner: str = "",
     ) -> None:
         self._store = store
         self._job_id = job_id
+        self._owner = owner
+        """The worker instance writing: chunks are refused once it no longer holds the job."""
         self._max_delay = max_delay
         self._max_chunks = max_chunks
         self._pending: list[dict[str, Any]] = []
@@ -270,7 +277,9 @@ class ChunkBatcher:
 
     def flush(self) -> None:
         if self._pending:
-            self._store.append_chunks(self._job_id, self._pending, first=not self.published)
+            self._store.append_chunks(
+                self._job_id, self._pending, first=not self.published, owner=self._owner
+            )
             self._pending = []
             self.published = True
         self._last_flush = time.monotonic()

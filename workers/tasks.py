@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import os
 import threading
 from typing import Any
 
 from celery import Celery, Task
 
 from laneway.celery_app import RUN_TASK
+from laneway.heartbeat import ensure_heartbeat, worker_identity
 from laneway.lanes import LANES, QUEUE_PREFIX, Lane, parse_lane
 from laneway.runtime import Runtime, runtime_for
 from laneway.wire import Priority
@@ -15,20 +17,25 @@ from workers.backends import BackendClient, Balancer
 from workers.breaker import Breakers
 from workers.cancel import CancelRegistry, CancelWatcher
 from workers.prober import HealthProber
-from workers.runner import JobRunner, LaneWorkerContext
+from workers.runner import JobRunner, LaneWorkerContext, fail_delivery
 from workers.watchdog import Watchdog
 
 _ctx_lock = threading.Lock()
 _ctx: LaneWorkerContext | None = None
+_ctx_pid = 0
+"""The process ``_ctx`` belongs to: a pool child forked later builds its own (threads,
+heartbeat and worker identity do not cross a fork)."""
 
 
 def _context(rt: Runtime, app: Celery) -> LaneWorkerContext:
     """Per-process state, with its background threads started on first use."""
-    global _ctx
-    if _ctx is None:
+    global _ctx, _ctx_pid
+    if _ctx is None or _ctx_pid != os.getpid():
         with _ctx_lock:
-            if _ctx is None:
+            if _ctx is None or _ctx_pid != os.getpid():
                 settings = rt.settings
+                # this process holds jobs: it must beat (pool children included)
+                ensure_heartbeat(rt.redis, _role(app), settings.worker.heartbeat_interval_seconds)
                 backends = [b for lane in settings.lanes.values() for b in lane.backends]
                 connections = sum(b.max_concurrency for b in backends)
                 cancels = CancelRegistry()
@@ -43,8 +50,18 @@ def _context(rt: Runtime, app: Celery) -> LaneWorkerContext:
                     balancers={lane: Balancer(settings.lanes[lane].backends) for lane in LANES},
                     cancels=cancels,
                     breakers=breakers,
+                    owner=_owner(app),
                 )
+                _ctx_pid = os.getpid()
     return _ctx
+
+
+def _role(app: Celery) -> str:
+    return str(getattr(app, "laneway_role", "lane"))
+
+
+def _owner(app: Celery) -> str:
+    return worker_identity(_role(app))
 
 
 def _lane_of(task: Task) -> Lane:
@@ -62,10 +79,16 @@ def register(app: Celery) -> Task:
         priority: Priority = "normal",
     ) -> str:
         rt = runtime_for(app)
-        runner = JobRunner(
-            rt, _context(rt, app), job_id, _lane_of(self), prefer_model, visited or [], priority
-        )
-        return runner.run()
+        runner: JobRunner | None = None
+        try:
+            runner = JobRunner(
+                rt, _context(rt, app), job_id, _lane_of(self), prefer_model, visited or [], priority
+            )
+            return runner.run()
+        except Exception as exc:  # whatever raised, the job must end visibly
+            if runner is not None:
+                return runner.fail_internal(exc)
+            return fail_delivery(rt, job_id, _owner(app), False, exc)
 
     return run
 

@@ -1,7 +1,8 @@
--- Close a failed attempt and open the next one, unless the job finished.
+-- Close a failed attempt and open the next one, unless the job finished or
+-- another worker holds it now.
 -- KEYS: job
--- ARGV: now, closed attempt json, next attempt json ('' for none)
-local refused = refusal(KEYS[1])
+-- ARGV: now, closed attempt json, next attempt json ('' for none), owner ('' for no check)
+local refused = writer_refusal(KEYS[1], ARGV[4] or '', false)
 if refused then
   return refused
 end

@@ -8,12 +8,8 @@ if refused then
   return refused
 end
 local status = redis.call('HGET', KEYS[1], 'status')
-local open = redis.call('HGET', KEYS[1], 'attempt_open')
-if open then
-  local closed = string.gsub(open, '"outcome":"running"', '"outcome":"cancelled"', 1)
-  append_attempt(KEYS[1], closed)
-  redis.call('HDEL', KEYS[1], 'attempt_open')
-end
+close_open_attempt(KEYS[1], 'cancelled', ARGV[1])
+release(KEYS[1])
 redis.call('HSET', KEYS[1], 'status', 'cancelled', 'finished_at', ARGV[1], 'updated_at', ARGV[1],
   'error', 'cancelled by the client')
 emit(KEYS[2], 'status', ARGV[2])

@@ -81,3 +81,74 @@ local function untrack_sent(job_key)
     redis.call('ZREM', 'laneway:sent', job_id)
   end
 end
+
+-- Which worker instance holds a running job: its ``worker`` field, and the job id
+-- in that worker's ``held`` set, so that the jobs of a worker that stops
+-- heartbeating can be found and handed to a live one (see handover.lua).
+local HEARTBEATS = 'laneway:heartbeats'
+local WORKERS = 'laneway:workers'
+
+local function held_key(worker)
+  return 'laneway:held:' .. worker
+end
+
+-- Redis's clock: every worker's heartbeat is stamped with it, so that liveness
+-- never compares the clocks of two machines.
+local function redis_now()
+  local t = redis.call('TIME')
+  return tonumber(t[1]) + tonumber(t[2]) / 1000000
+end
+
+local function is_alive(worker, dead_after, now)
+  local beat = redis.call('ZSCORE', HEARTBEATS, worker)
+  return beat and now - tonumber(beat) < dead_after
+end
+
+-- An open attempt (json.dumps output, never with ``ended_at``) closed by string
+-- edits, so that its numbers keep their exact text. ``extra`` is a JSON fragment
+-- starting with a comma, or ''.
+local function close_attempt(open, outcome, ended_at, extra)
+  local closed = string.gsub(open, '"outcome":"running"', '"outcome":"' .. outcome .. '"', 1)
+  return string.sub(closed, 1, -2) .. ',"ended_at":' .. ended_at .. (extra or '') .. '}'
+end
+
+local function close_open_attempt(job_key, outcome, ended_at, extra)
+  local open = redis.call('HGET', job_key, 'attempt_open')
+  if open then
+    append_attempt(job_key, close_attempt(open, outcome, ended_at, extra))
+    redis.call('HDEL', job_key, 'attempt_open')
+  end
+end
+
+-- Forget a dead worker once it holds no job any more.
+local function forget_if_idle(worker)
+  if redis.call('SCARD', held_key(worker)) == 0 then
+    redis.call('ZREM', HEARTBEATS, worker)
+    redis.call('HDEL', WORKERS, worker)
+  end
+end
+
+-- The job is no longer held by any worker (finished, handed on or cancelled).
+local function release(job_key)
+  local f = redis.call('HMGET', job_key, 'worker', 'id')
+  if f[1] then
+    redis.call('SREM', held_key(f[1]), f[2])
+    redis.call('HDEL', job_key, 'worker')
+  end
+end
+
+-- Why the worker ``owner`` must not write the job: it finished, or another worker
+-- holds it now (it was handed over while ``owner`` looked dead). A job no worker
+-- holds is accepted only when ``allow_free`` (a delivery that failed before it
+-- took the job). ``owner`` '' skips the check (operators, the watchdog).
+local function writer_refusal(job_key, owner, allow_free)
+  local refused = refusal(job_key)
+  if refused or owner == '' then
+    return refused
+  end
+  local holder = redis.call('HGET', job_key, 'worker')
+  if holder == owner or (not holder and allow_free) then
+    return nil
+  end
+  return 'superseded'
+end

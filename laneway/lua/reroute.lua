@@ -3,8 +3,8 @@
 -- pushed in the same step, so the job is never left without a task.
 -- KEYS: job, events, queue list
 -- ARGV: push command, task message, event json, closed attempt json ('' for none),
---       countdown seconds, field, value, ...
-local refused = refusal(KEYS[1])
+--       countdown seconds, owner ('' for no check), field, value, ...
+local refused = writer_refusal(KEYS[1], ARGV[6], false)
 if refused then
   return refused
 end
@@ -12,8 +12,9 @@ if ARGV[4] ~= '' then
   append_attempt(KEYS[1], ARGV[4])
 end
 redis.call('HDEL', KEYS[1], 'attempt_open')
+release(KEYS[1])
 -- deliveries counts deliveries of the current message: a fresh one starts at 0
-redis.call('HSET', KEYS[1], 'status', 'routed', 'deliveries', 0, unpack(ARGV, 6))
+redis.call('HSET', KEYS[1], 'status', 'routed', 'deliveries', 0, unpack(ARGV, 7))
 emit(KEYS[2], 'status', ARGV[3])
 redis.call(ARGV[1], KEYS[3], ARGV[2])
 -- a countdown message only reaches a worker after its countdown
