@@ -8,6 +8,7 @@ overwritten, whatever order duplicate deliveries arrive in.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import time
 from collections.abc import Mapping
@@ -200,8 +201,10 @@ def first_outcome(job_id: str, reply: Any) -> Outcome | None:
     return None
 
 
-def _parse_job(raw: Mapping[str, str]) -> Job | None:
-    return Job.from_redis(dict(raw)) if raw else None
+def _parse_job(raw: Mapping[str, str], content: Mapping[str, str]) -> Job | None:
+    """The job from its record and its content (prompt, result: kept apart once it
+    finished, for less long; see ``release_content`` in common.lua)."""
+    return Job.from_redis({**raw, **content}) if raw else None
 
 
 class JobStore:
@@ -220,7 +223,11 @@ class JobStore:
         self._chunks = client.register_script(script_source("chunks"))
 
     def get(self, job_id: str) -> Job | None:
-        return _parse_job(cast(dict[str, str], self.redis.hgetall(keys.job(job_id))))
+        with self.redis.pipeline(transaction=False) as pipe:
+            pipe.hgetall(keys.job(job_id))
+            pipe.hgetall(keys.content(job_id))
+            raw, content = pipe.execute()
+        return _parse_job(raw, content)
 
     def route(self, job_id: str, fields: Mapping[str, Any], message: QueuedMessage) -> str:
         event = status_event(JobStatus.ROUTED, lane=fields.get("lane"))
@@ -484,14 +491,17 @@ class AsyncJobStore:
 
     async def outcome(self, job_id: str) -> Outcome | None:
         """The few fields an OpenAI-style answer needs, the result as stored JSON."""
-        values = cast(
-            list[str | None],
-            await self.redis.hmget(keys.job(job_id), Outcome.FIELDS),
-        )
-        status = values[0]
+        async with self.redis.pipeline(transaction=False) as pipe:
+            pipe.hmget(keys.job(job_id), Outcome.FIELDS)
+            pipe.hget(keys.content(job_id), "result")
+            values, kept_result = await pipe.execute()
+        status, *rest = cast(list[str | None], values)
         if status is None:
             return None
-        return Outcome(job_id, status, *values[1:])
+        outcome = Outcome(job_id, status, *rest)
+        if outcome.result is None and kept_result is not None:
+            return dataclasses.replace(outcome, result=kept_result)
+        return outcome
 
     async def wait_and_get(self, job_id: str, block_ms: int) -> tuple[bool, Job | None]:
         """Block up to ``block_ms`` for the job to finish, then read it: one round trip.
@@ -502,12 +512,16 @@ class AsyncJobStore:
         pipe = self.redis.pipeline(transaction=False)
         pipe.xread({keys.final(job_id): "0-0"}, count=1, block=block_ms)
         pipe.hgetall(keys.job(job_id))
-        reply, raw = await pipe.execute()
-        return bool(reply), _parse_job(cast(dict[str, str], raw))
+        pipe.hgetall(keys.content(job_id))
+        reply, raw, content = await pipe.execute()
+        return bool(reply), _parse_job(raw, content)
 
     async def get(self, job_id: str) -> Job | None:
-        raw = await self.redis.hgetall(keys.job(job_id))
-        return _parse_job(cast(dict[str, str], raw))
+        async with self.redis.pipeline(transaction=False) as pipe:
+            pipe.hgetall(keys.job(job_id))
+            pipe.hgetall(keys.content(job_id))
+            raw, content = await pipe.execute()
+        return _parse_job(raw, content)
 
 
 def loads_request(raw: str | None) -> dict[str, Any]:

@@ -152,6 +152,8 @@ class AsyncProducer:
         self.settings = settings
         self.deadline_seconds = settings.retry.job_deadline_seconds
         self.classify_timeout = settings.classifier.unclassified_after_seconds
+        self.content_ttl = settings.content_ttl_seconds if settings.store_content else 0
+        """Kept on each job: how long its prompt and result outlive it (0: not at all)."""
         self.max_depth = {CLASSIFY_QUEUE: settings.classifier.max_queue_depth} | {
             queue_for(lane): config.max_queue_depth for lane, config in settings.lanes.items()
         }
@@ -162,6 +164,7 @@ class AsyncProducer:
         :class:`RequestRejected` for a request no backend can serve."""
         check_context(self.settings, submission.request)
         job_id, fields, message = plan(submission, self.messages, self.deadline_seconds)
+        fields["content_ttl"] = self.content_ttl
         return {
             "job_id": job_id,
             "tenant": submission.tenant,

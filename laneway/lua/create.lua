@@ -41,6 +41,8 @@ local event_id = emit(KEYS[2], 'status', ARGV[6])
 redis.call('EXPIRE', KEYS[2], ttl)
 redis.call('ZADD', KEYS[3], ARGV[3], ARGV[1])
 redis.call('ZREMRANGEBYSCORE', KEYS[3], '-inf', tonumber(ARGV[3]) - ttl)
+-- the tenant's index keeps its newest 10000 jobs, whatever the rate
+redis.call('ZREMRANGEBYRANK', KEYS[3], 0, -10001)
 redis.call('EXPIRE', KEYS[3], ttl)
 if ARGV[7] ~= '' then
   -- if no classifier routes the job by then, the watchdog sends it to general
