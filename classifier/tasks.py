@@ -11,13 +11,14 @@ from celery import Celery, Task
 
 from classifier.service import Classifier
 from classifier.strategies import Decision, build_strategy
+from laneway.backpressure import spill_order
 from laneway.celery_app import CLASSIFY_TASK, RUN_TASK
 from laneway.failpoints import failpoint
 from laneway.jobs import JobStatus
 from laneway.lanes import GENERAL, Lane, excluded_lanes, nearest_lane, queue_for
 from laneway.runtime import runtime_for
 from laneway.store import FinishGuard
-from laneway.wire import Priority
+from laneway.wire import Priority, QueuedMessage
 
 log = logging.getLogger(__name__)
 
@@ -113,6 +114,15 @@ def route(
         # lanes outside the key's count as tried: no fallback goes there
         args = (job_id, None, excluded_lanes(lanes), priority)
     message = rt.messages.build(RUN_TASK, args, queue, priority=priority)
+
+    def spill() -> list[QueuedMessage]:
+        """While the lane's queue is full: the lanes its fallback chain reaches."""
+        return [
+            rt.messages.build(RUN_TASK, args, queue_for(other), priority=priority)
+            for other in spill_order(rt.settings, lane)[1:]
+            if lanes is None or other in lanes
+        ]
+
     failpoint("classify.route")
     return rt.store.route(
         job_id,
@@ -127,6 +137,7 @@ def route(
             "updated_at": now,
         },
         message,
+        spill,
     )
 
 

@@ -129,6 +129,8 @@ def _job_error(job: Outcome) -> ApiError:
     if status is JobStatus.CANCELLED:
         return ApiError(409, f"job {job.job_id} was cancelled", code="cancelled", headers=headers)
     message = job.error or "the job failed"
+    if job.error_type == "queue_full":  # accepted, but every lane it could go to filled up
+        return ApiError(429, message, code="queue_full", headers={**headers, "Retry-After": "1"})
     if job.error_type == "context_length":
         param = job.error_param or "messages"
         return ApiError(400, message, param=param, code="context_length_exceeded", headers=headers)

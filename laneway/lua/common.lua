@@ -153,6 +153,16 @@ local function writer_refusal(job_key, owner, allow_free)
   return 'superseded'
 end
 
+-- Messages waiting in a Celery queue: its list plus kombu's priority sub-lists
+-- (names kept in step with laneway.wire.queue_keys; a test checks).
+local function queue_depth(queue)
+  local depth = redis.call('LLEN', queue)
+  for _, step in ipairs({3, 6, 9}) do
+    depth = depth + redis.call('LLEN', queue .. '\6\22' .. step)
+  end
+  return depth
+end
+
 -- A finished job keeps its prompt, result and event stream for its 'content_ttl'
 -- only; its metadata stays for the job's own TTL. With content_ttl 0 nothing is
 -- kept, except that the streams live DELIVERY_GRACE seconds more, so that a caller
