@@ -266,14 +266,17 @@ class JobStore:
         fields: Mapping[str, Any],
         message: QueuedMessage,
         spill: Callable[[], Sequence[QueuedMessage]] | None = None,
+        wait: Callable[[], tuple[QueuedMessage, float]] | None = None,
     ) -> str:
         """Send a queued job to ``message``'s lane or, while that lane's queue is full,
-        to the first lane of ``spill()`` with room (built only then); when none has
-        room the job fails with ``queue_full``. Returns ``ok``, ``queue_full``, or why
+        to the first lane of ``spill()`` with room. When none has room, ``wait()``'s
+        classify message is sent again after its countdown while the job's classify
+        deadline allows; else the job fails with ``queue_full``. ``spill`` and ``wait``
+        are built only when needed. Returns ``ok``, ``waiting``, ``queue_full``, or why
         the job was not routed."""
         reply = self._route_to(job_id, fields, [message], last=spill is None)
         if reply == "full" and spill is not None:
-            reply = self._route_to(job_id, fields, [message, *spill()], last=True)
+            reply = self._route_to(job_id, fields, [message, *spill()], True, wait)
         return reply
 
     def _route_to(
@@ -282,6 +285,7 @@ class JobStore:
         fields: Mapping[str, Any],
         candidates: Sequence[QueuedMessage],
         last: bool,
+        wait: Callable[[], tuple[QueuedMessage, float]] | None = None,
     ) -> str:
         lanes = [m.queue.removeprefix(QUEUE_PREFIX) for m in candidates]
         error = f"every lane the job could go to is full ({', '.join(lanes)})"
@@ -296,12 +300,14 @@ class JobStore:
                 str(self.queue_limits.get(candidate.queue, 0)),
                 candidate.delivery_tag,
             ]
+        again, countdown = wait() if wait else (None, 0.0)
         reply = self._route(
             keys=[
                 keys.job(job_id),
                 keys.events(job_id),
                 keys.CLASSIFY_DEADLINES,
                 keys.final(job_id),
+                again.list_key if again else "",
                 *(m.list_key for m in candidates),
             ],
             args=[
@@ -310,6 +316,9 @@ class JobStore:
                 str(len(candidates)),
                 status_event(JobStatus.FAILED, error=error) if last else "",
                 error,
+                again.push if again else "",
+                again.payload if again else "",
+                str(countdown) if again else "",
                 *per_candidate,
                 *flatten(fields),
             ],

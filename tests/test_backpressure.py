@@ -161,6 +161,7 @@ def test_the_scripts_count_the_sub_lists_the_transport_uses(
 
 CODE = "write a python function that merges two sorted lists"  # rules: high-compute
 GREETING = "hi"  # rules: fast-path
+WAIT_LIMIT = 4
 
 
 @pytest.fixture(scope="module")
@@ -168,11 +169,13 @@ def classifying(
     system: System, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[tuple[str, redis.Redis]]:
     """Every lane's queue holds 2 jobs at most; fast-path has no fallback, high-compute
-    falls back to general (the default). Nothing runs a lane task: routed jobs stay."""
+    falls back to general (the default); a job waits for room up to 4 s after its
+    submission. Nothing runs a lane task: routed jobs stay."""
     with side_system(system, tmp_path_factory.mktemp("classifying"), db=12) as side:
         lanes = {lane: {"max_queue_depth": 2} for lane in LANES}
         lanes["fast-path"]["fallback"] = []
-        config = side.config("laneway", {"lanes": lanes, "classifier": {"max_queue_depth": 50}})
+        classifier = {"max_queue_depth": 50, "unclassified_after_seconds": WAIT_LIMIT}
+        config = side.config("laneway", {"lanes": lanes, "classifier": classifier})
         side.start_worker("classify", config)
         api = side.start_api(config)
         side.wait_ready("classify")
@@ -183,7 +186,7 @@ def depth(r: redis.Redis, lane: str) -> int:
     return sum(int(r.llen(key)) for key in queue_keys(queue_for(lane)))
 
 
-def wait_not_queued(client: httpx.Client, job_id: str, timeout: float = 20) -> dict[str, Any]:
+def wait_not_queued(client: httpx.Client, job_id: str, timeout: float = 30) -> dict[str, Any]:
     deadline = time.monotonic() + timeout
     while True:
         job: dict[str, Any] = client.get(f"/v1/jobs/{job_id}").json()
@@ -213,6 +216,27 @@ def test_a_classified_job_spills_to_a_fallback_lane_with_room(
     assert depth(r, "high-compute") == 2 and depth(r, "general") == 1
 
 
+def test_a_classified_job_waits_for_room_in_its_lane(
+    classifying: tuple[str, redis.Redis],
+) -> None:
+    api, r = classifying
+    r.delete(*[key for lane in LANES for key in queue_keys(queue_for(lane))])
+    with httpx.Client(base_url=api, timeout=20) as client:
+        fill(client, "fast-path", 2)
+        accepted = client.post("/v1/jobs", json=chat(GREETING))  # general has room: accepted
+        assert accepted.status_code == 202, accepted.text
+        job_id = accepted.json()["id"]
+        deadline = time.monotonic() + 10
+        while int(r.hget("laneway:stats", "waited_for_room") or 0) == 0:
+            assert time.monotonic() < deadline, "the job never waited"
+            time.sleep(0.05)
+        assert client.get(f"/v1/jobs/{job_id}").json()["status"] == "queued"
+        r.rpop(queue_for("fast-path"))  # as a lane worker would take one
+        job = wait_not_queued(client, job_id)
+    assert job["status"] == "routed" and job["lane"] == "fast-path", job
+    assert depth(r, "fast-path") == 2
+
+
 def test_a_classified_job_to_a_full_lane_with_nowhere_to_go_fails_visibly(
     classifying: tuple[str, redis.Redis],
 ) -> None:
@@ -223,6 +247,8 @@ def test_a_classified_job_to_a_full_lane_with_nowhere_to_go_fails_visibly(
         accepted = client.post("/v1/jobs", json=chat(GREETING))  # general has room: accepted
         assert accepted.status_code == 202, accepted.text
         job = wait_not_queued(client, accepted.json()["id"])
+        # it waited for room until its classify deadline, then failed
+        assert job["finished_at"] - job["created_at"] > WAIT_LIMIT - 1.5
         # a caller waiting on the OpenAI endpoint hears it as a full queue
         waited = client.post(
             "/v1/chat/completions",

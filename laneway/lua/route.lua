@@ -1,16 +1,20 @@
 -- Record the classifier's decision and publish the lane task, once.
 -- The job goes to the first candidate lane whose queue has room: the lane decided
--- on, then the lanes its fallback chain reaches. When none has room the job fails,
--- visibly, with error_type 'queue_full'.
--- KEYS: job, events, classify deadlines, final, candidate queue list, ...
--- ARGV: job id, now, candidate count, failure event json ('' when the caller has more
---       candidates: then nothing is written when these are full), failure message,
+-- on, then the lanes its fallback chain reaches. When none has room, the job waits
+-- (its classify task sent again after a countdown) while its classify deadline
+-- allows, else fails, visibly, with error_type 'queue_full'.
+-- KEYS: job, events, classify deadlines, final, classify queue list ('' for no wait),
+--       candidate queue list, ...
+-- ARGV: job id, now, candidate count,
+--       failure event json ('' when the caller has more candidates: then nothing is
+--       written when these are full), failure message,
+--       wait: push command, classify task message, countdown seconds ('' for no wait),
 --       per candidate: lane, queue, push command, task message, event json,
 --                      max queue depth (0: no limit), message tag;
 --       then field, value, ... (the decision, shared by every candidate)
--- Returns 'ok', 'queue_full', 'full' (more candidates wanted), 'missing', or the
--- status of a job no longer queued.
-local FIRST, WIDTH = 6, 7
+-- Returns 'ok', 'waiting', 'queue_full', 'full' (more candidates wanted), 'missing',
+-- or the status of a job no longer queued.
+local FIRST, WIDTH, LISTS = 9, 7, 6
 local status = redis.call('HGET', KEYS[1], 'status')
 if status ~= 'queued' then
   redis.call('ZREM', KEYS[3], ARGV[1])
@@ -26,14 +30,25 @@ for i = 0, candidates - 1 do
     break
   end
 end
-if not room and ARGV[4] == '' then
-  return 'full'
+if not room then
+  if ARGV[4] == '' then
+    return 'full'
+  end
+  if ARGV[8] ~= '' then
+    local deadline = tonumber(redis.call('ZSCORE', KEYS[3], ARGV[1]) or 0)
+    if deadline > tonumber(ARGV[2]) + tonumber(ARGV[8]) then
+      -- still queued and still counted as waiting for a lane (see create.lua)
+      redis.call(ARGV[6], KEYS[5], ARGV[7])
+      count('waited_for_room')
+      return 'waiting'
+    end
+  end
 end
 redis.call('ZREM', KEYS[3], ARGV[1])
 redis.call('HSET', KEYS[1], unpack(ARGV, FIRST + candidates * WIDTH))
 if room then
   local at = FIRST + room * WIDTH
-  local lane, list = ARGV[at], KEYS[5 + room]
+  local lane, list = ARGV[at], KEYS[LISTS + room]
   redis.call('HSET', KEYS[1], 'lane', lane, 'queue', ARGV[at + 1], 'message_key', list,
     'message_tag', ARGV[at + 6])
   if room > 0 then
