@@ -135,6 +135,30 @@ def test_after_the_content_ttl_the_job_says_its_content_expired(
     ]
 
 
+def test_an_idempotent_replay_after_the_content_ttl_says_the_answer_is_gone(
+    retention: tuple[SideSystem, str, str],
+) -> None:
+    side, api, _ = retention
+    key = {"Idempotency-Key": uuid.uuid4().hex}
+    with httpx.Client(base_url=api, timeout=30) as client:
+        first = client.post("/v1/chat/completions", json=ask("hello"), headers=key)
+        text = answer(first)
+        job_id = first.headers["x-laneway-job-id"]
+        again = client.post("/v1/chat/completions", json=ask("hello"), headers=key)
+        assert answer(again) == text and again.headers["x-laneway-job-id"] == job_id
+        wait_gone(side.redis, keys.content(job_id))
+        started = time.monotonic()
+        replays = [
+            client.post("/v1/chat/completions", json=ask("hello"), headers=key),
+            client.post("/v1/chat/completions", json=ask("hello", stream=True), headers=key),
+        ]
+        assert time.monotonic() - started < 5, "a replay must not wait for streams that are gone"
+    for replay in replays:
+        assert replay.status_code == 410, replay.text
+        assert replay.json()["error"]["code"] == "content_expired"
+        assert replay.headers["x-laneway-job-id"] == job_id
+
+
 def test_without_stored_content_a_waiting_caller_still_gets_the_result(
     retention: tuple[SideSystem, str, str],
 ) -> None:
