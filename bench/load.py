@@ -27,6 +27,7 @@ import sys
 import threading
 import time
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -66,7 +67,13 @@ class Submits:
 
 
 async def open_loop(
-    url: str, rate: float, duration: float, poisson: bool, max_tokens: int, connections: int
+    url: str,
+    rate: float,
+    duration: float,
+    poisson: bool,
+    max_tokens: int,
+    connections: int,
+    on_accept: Callable[[str], None],
 ) -> Submits:
     """POST /v1/jobs at ``rate`` per second for ``duration`` seconds, open loop."""
     parts = urlsplit(url)
@@ -106,6 +113,7 @@ async def open_loop(
         result.statuses[status] += 1
         if status == 202:
             result.accepted.append(json.loads(answer)["id"])
+            on_accept(result.accepted[-1])
 
     start = loop.time()
     offset = 0.0
@@ -175,21 +183,52 @@ class Sampler(threading.Thread):
             self.stop.wait(0.2)
 
 
-def wait_final(r: redis.Redis, job_ids: list[str], timeout: float) -> Counter[str]:
-    """Statuses of ``job_ids`` once all are final (or ``timeout`` passes): a count each."""
-    deadline = time.monotonic() + timeout
-    while True:
-        with r.pipeline(transaction=False) as pipe:
+class Tracker(threading.Thread):
+    """Follows every accepted job until it is final (once a second, pipelined), so that
+    a short ``job_ttl`` cannot expire a record before its end is seen."""
+
+    def __init__(self, r: redis.Redis) -> None:
+        super().__init__(daemon=True)
+        self.r = r
+        self.pending: dict[str, None] = {}
+        self.outcomes: Counter[str] = Counter()
+        self.lock = threading.Lock()
+        self.stop = threading.Event()
+
+    def add(self, job_id: str) -> None:
+        with self.lock:
+            self.pending[job_id] = None
+
+    def run(self) -> None:
+        while not self.stop.wait(1):
+            self.check()
+
+    def check(self) -> None:
+        with self.lock:
+            job_ids = list(self.pending)
+        with self.r.pipeline(transaction=False) as pipe:
             for job_id in job_ids:
                 pipe.hmget(keys.job(job_id), ["status", "error_type"])
             replies = pipe.execute()
-        statuses = [str(status) for status, _ in replies]
-        if all(s in FINAL for s in statuses) or time.monotonic() > deadline:
-            return Counter(
-                f"{status} ({error_type})" if status == "failed" else str(status)
-                for status, error_type in replies
-            )
-        time.sleep(1)
+        with self.lock:
+            for job_id, (status, error_type) in zip(job_ids, replies, strict=True):
+                if status in FINAL:
+                    del self.pending[job_id]
+                    self.outcomes[f"{status} ({error_type})" if error_type else status] += 1
+                elif status is None:  # expired (or never there) before its end was seen
+                    del self.pending[job_id]
+                    self.outcomes["record gone before final"] += 1
+
+    def wait_all(self, timeout: float) -> Counter[str]:
+        """Outcomes once no accepted job is pending (or ``timeout`` passes)."""
+        deadline = time.monotonic() + timeout
+        while self.pending and time.monotonic() < deadline:
+            time.sleep(0.5)
+        self.stop.set()
+        self.join()
+        self.check()
+        with self.lock:
+            return self.outcomes + Counter({"still not final": len(self.pending)})
 
 
 def memory_usage(r: redis.Redis, key: str) -> int:
@@ -259,21 +298,33 @@ def main(
         {lane: sim for lane in LANES}, lane_concurrency=lane_concurrency, config_overrides=overrides
     ) as system:
         r = redis.Redis.from_url(system.redis_url, decode_responses=True)
-        sampler = Sampler(r, sample_every)
+        r.config_set("latency-monitor-threshold", 20)  # Redis's own stalls, for the report
+        sampler, tracker = Sampler(r, sample_every), Tracker(r)
         sampler.start()
+        tracker.start()
         submits = asyncio.run(
             open_loop(
-                system.api_url, rate, duration, arrivals == "poisson", max_tokens, connections
+                system.api_url,
+                rate,
+                duration,
+                arrivals == "poisson",
+                max_tokens,
+                connections,
+                tracker.add,
             )
         )
         load_ended = time.monotonic() - sampler.started
         per_job = bytes_per_job(r, submits.accepted)
-        statuses = wait_final(r, submits.accepted, drain_timeout)
+        statuses = tracker.wait_all(drain_timeout)
         drained = time.monotonic() - sampler.started
         if content_ttl is not None:  # watch the content of the last jobs expire too
             sampler.stop.wait(max(0.0, content_ttl + 2 * sample_every - (drained - load_ended)))
         sampler.stop.set()
         sampler.join()
+        redis_stalls = (
+            r.info("persistence").get("aof_delayed_fsync", 0),
+            r.execute_command("LATENCY", "LATEST"),
+        )
         final_sample = Sample(
             time.monotonic() - sampler.started,
             int(r.info("memory")["used_memory"]),
@@ -282,7 +333,33 @@ def main(
             queue_depths(r),
         )
     report(submits, sampler, final_sample, per_job, statuses, load_ended, drained, rate, duration)
+    delayed, events = redis_stalls
+    worst = ", ".join(f"{e[0]} {e[3]} ms" for e in events) or "none over 20 ms"
+    print(f"Redis's own stalls: worst per event: {worst}; AOF writes delayed by fsync: {delayed}")
+    print_growth(sampler.samples, per_job, content_ttl or DEFAULT_CONTENT_TTL, load_ended)
     print_rates(per_job, content_ttl, job_ttl)
+
+
+def print_growth(
+    samples: list[Sample], per_job: dict[str, float], content_ttl: float, load_ended: float
+) -> None:
+    """Once the first jobs' content expired, memory grows by the metadata alone."""
+    steady = [s for s in samples if content_ttl + 5 <= s.at <= load_ended]
+    if len(steady) < 2:
+        print("\n(the run is too short to see memory once the content TTL has passed)")
+        return
+    first, last = steady[0], steady[-1]
+    finished = last.finished - first.finished
+    grown = last.used_memory - first.used_memory
+    seconds = last.at - first.at
+    metadata = per_job["record"] + per_job["index"]
+    content = sum(per_job[name] for name in ("content", "events", "final"))
+    print(
+        f"\nfrom t={first.at:.0f} s (content TTL passed) to the end of the load: used_memory "
+        f"{grown / seconds / 1024:+.1f} KB/s while {finished / seconds:.1f} jobs/s finished, "
+        f"{grown / max(1, finished):.0f} B per finished job: its metadata ({metadata:.0f} B) "
+        f"stays for job_ttl, its content ({content:.0f} B) no longer adds up"
+    )
 
 
 def report(
@@ -324,11 +401,10 @@ def report(
             f"{lanes}{mark}"
         )
     accepted = len(submits.accepted)
-    unfinished = sum(n for status, n in statuses.items() if status.split()[0] not in FINAL)
-    by_status = ", ".join(f"{status} {n}" for status, n in sorted(statuses.items()))
+    by_status = ", ".join(f"{status} {n}" for status, n in sorted(statuses.items()) if n)
     print(
-        f"\naccepted jobs: {accepted}; {drained - load_ended:.0f} s after the load: "
-        f"{by_status}; still not final: {unfinished}"
+        f"\naccepted jobs: {accepted}; all seen final {drained - load_ended:.0f} s after the "
+        f"load: {by_status}; still not final: {statuses['still not final']}"
     )
     print(
         f"\nbytes per job (MEMORY USAGE of {per_job['measured']:.0f} finished jobs' keys): "
