@@ -103,6 +103,7 @@ def test_a_refused_submit_writes_nothing_on_either_endpoint(idle: tuple[str, Any
     with httpx.Client(base_url=api, timeout=10) as client:
         for _ in range(2):
             assert client.post("/v1/jobs", json=chat("hi", route="fast-path")).status_code == 202
+        # no worker uses this database (no probe locks or breakers): DBSIZE is exact
         keys_before, stats_before = r.dbsize(), r.hgetall("laneway:stats")
         assert_queue_full(client.post("/v1/jobs", json=chat("hi", route="fast-path")))
         # the OpenAI endpoint pipelines a blocking read behind the create: the entry that
