@@ -59,6 +59,8 @@ async def job_events(
             list[tuple[str, list[tuple[str, dict[str, str]]]]],
             await client.xread({stream: last}, count=200, block=block),
         )
+        if not reply and not await client.exists(stream):
+            return  # the job's content (its event stream) expired: nothing more will come
         for _, entries in reply or []:
             for entry_id, fields in entries:
                 last = entry_id

@@ -11,15 +11,20 @@ from celery import Celery, Task
 
 from classifier.service import Classifier
 from classifier.strategies import Decision, build_strategy
+from laneway.backpressure import spill_order
 from laneway.celery_app import CLASSIFY_TASK, RUN_TASK
 from laneway.failpoints import failpoint
 from laneway.jobs import JobStatus
-from laneway.lanes import GENERAL, Lane, excluded_lanes, nearest_lane, queue_for
+from laneway.lanes import CLASSIFY_QUEUE, GENERAL, Lane, excluded_lanes, nearest_lane, queue_for
 from laneway.runtime import runtime_for
 from laneway.store import FinishGuard
-from laneway.wire import Priority
+from laneway.wire import Priority, QueuedMessage
 
 log = logging.getLogger(__name__)
+
+WAIT_FOR_ROOM_SECONDS = 1.0
+"""When every lane a job may go to is full, it is classified again this much later, up
+to ``classifier.unclassified_after_seconds`` after its submission (then it fails)."""
 
 _classifier_lock = threading.Lock()
 _classifier: Classifier | None = None
@@ -113,6 +118,27 @@ def route(
         # lanes outside the key's count as tried: no fallback goes there
         args = (job_id, None, excluded_lanes(lanes), priority)
     message = rt.messages.build(RUN_TASK, args, queue, priority=priority)
+
+    def spill() -> list[QueuedMessage]:
+        """While the lane's queue is full: the lanes its fallback chain reaches."""
+        return [
+            rt.messages.build(RUN_TASK, args, queue_for(other), priority=priority)
+            for other in spill_order(rt.settings, lane)[1:]
+            if lanes is None or other in lanes
+        ]
+
+    def wait() -> tuple[QueuedMessage, float]:
+        """While they are all full too: this task again, a little later."""
+        again = rt.messages.build(
+            CLASSIFY_TASK,
+            (job_id, request, priority, *([lanes] if lanes is not None else [])),
+            CLASSIFY_QUEUE,
+            priority=priority,
+            countdown=WAIT_FOR_ROOM_SECONDS,
+            argsrepr=f"({job_id!r}, <request>, {priority!r})",
+        )
+        return again, WAIT_FOR_ROOM_SECONDS
+
     failpoint("classify.route")
     return rt.store.route(
         job_id,
@@ -127,6 +153,8 @@ def route(
             "updated_at": now,
         },
         message,
+        spill,
+        wait,
     )
 
 

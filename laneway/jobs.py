@@ -55,7 +55,8 @@ class Job(BaseModel):
     tenant: str
     status: JobStatus
     kind: JobKind
-    request: dict[str, Any]
+    request: dict[str, Any] | None = None
+    """None once the job's content expired (see ``content_expired``)."""
     route: str | None = None
     priority: str = "normal"
     idempotency_key: str | None = None
@@ -86,6 +87,9 @@ class Job(BaseModel):
     started_at: float | None = None
     finished_at: float | None = None
     updated_at: float
+    content_expired: bool = False
+    """The job finished longer ago than its content TTL (or was set to keep no content):
+    its prompt and result are no longer kept, its metadata is."""
 
     JSON_FIELDS: ClassVar[tuple[str, ...]] = ("request", "result", "usage", "attempts")
 
@@ -97,4 +101,5 @@ class Job(BaseModel):
                 data[name] = json.loads(data[name])
         if "attempt_open" in data:
             data.setdefault("attempts", []).append(json.loads(data.pop("attempt_open")))
+        data["content_expired"] = "request" not in data and data.get("status") in FINISHED
         return cls.model_validate(data)

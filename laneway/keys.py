@@ -18,6 +18,11 @@ def final(job_id: str) -> str:
     return f"{PREFIX}job:{job_id}:final"
 
 
+def content(job_id: str) -> str:
+    """A finished job's prompt and result, kept for its content TTL (see common.lua)."""
+    return f"{PREFIX}job:{job_id}:content"
+
+
 def idempotency(tenant: str, key: str) -> str:
     return f"{PREFIX}idem:{tenant}:{key}"
 

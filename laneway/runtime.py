@@ -9,6 +9,7 @@ from typing import cast
 import redis
 from celery import Celery
 
+from laneway.backpressure import queue_limits
 from laneway.redis_server import client_options
 from laneway.settings import Settings
 from laneway.store import JobStore
@@ -40,7 +41,7 @@ def runtime_for(app: Celery) -> Runtime:
             found = Runtime(
                 settings=settings,
                 redis=client,
-                store=JobStore(client, settings.job_ttl_seconds),
+                store=JobStore(client, settings.job_ttl_seconds, queue_limits(settings)),
                 messages=MessageFactory(app),
             )
             _runtimes[id(app)] = found

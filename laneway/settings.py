@@ -208,6 +208,17 @@ class Settings(BaseSettings):
 
     redis_url: str = "redis://127.0.0.1:6379/0"
     job_ttl_seconds: int = Field(default=7 * 24 * 3600, ge=60)
+    content_ttl_seconds: int = Field(
+        default=3600,
+        ge=1,
+        description="how long a finished job's prompt, result and token stream are kept "
+        "(its metadata stays for job_ttl_seconds)",
+    )
+    store_content: bool = Field(
+        default=True,
+        description="false: a job's prompt and result are dropped when it finishes (callers "
+        "waiting for it still get the result; only metadata is kept)",
+    )
     data_dir: Path = Path(".laneway")
     lanes: dict[Lane, LaneConfig] = Field(default_factory=_default_lanes)
     classifier: ClassifierConfig = Field(default_factory=ClassifierConfig)
@@ -261,6 +272,15 @@ class Settings(BaseSettings):
                 f"worker.visibility_timeout ({self.worker.visibility_timeout}s) must exceed "
                 f"worker.task_time_limit + retry.max_defer_seconds ({needed:g}s), or Redis "
                 "redelivers jobs that are still running or waiting"
+            )
+        return self
+
+    @model_validator(mode="after")
+    def _content_within_job_ttl(self) -> Settings:
+        if self.content_ttl_seconds > self.job_ttl_seconds:
+            raise ValueError(
+                f"content_ttl_seconds ({self.content_ttl_seconds}) must not exceed "
+                f"job_ttl_seconds ({self.job_ttl_seconds}): content outlives no job record"
             )
         return self
 

@@ -8,9 +8,10 @@ overwritten, whatever order duplicate deliveries arrive in.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from functools import cache
 from importlib import resources
@@ -21,6 +22,7 @@ import redis.asyncio as aioredis
 
 from laneway import keys
 from laneway.jobs import Job, JobStatus
+from laneway.lanes import QUEUE_PREFIX
 from laneway.wire import QueuedMessage
 
 
@@ -73,6 +75,26 @@ class Started:
     """The job's deadline has passed: no attempt was opened."""
 
 
+@dataclass(frozen=True, slots=True)
+class DepthLimits:
+    """Backpressure on a new job (checked in ``create.lua``, nothing written if refused)."""
+
+    limit: int = 0
+    """Most messages the job's queue may hold (every priority sub-list); 0: no limit."""
+    lanes: Mapping[str, int] | None = None
+    """For a job the classifier has yet to place: the lane queues it may go to, with
+    their limits. Refused when the jobs already waiting for the classifier would take
+    all the room they have."""
+
+    def argument(self, queue: str, wake: bool) -> str:
+        if not self.limit and not self.lanes:
+            return ""
+        spec: dict[str, Any] = {"queue": queue, "limit": self.limit, "wake": wake}
+        if self.lanes:
+            spec["lanes"] = [[name, limit] for name, limit in self.lanes.items()]
+        return dumps(spec)
+
+
 def _create_call(
     job_id: str,
     tenant: str,
@@ -81,8 +103,9 @@ def _create_call(
     ttl: int,
     idempotency_key: str | None,
     classify_deadline: float | None,
-    max_depth: int,
+    limits: DepthLimits | None,
     request_digest: str | None = None,
+    wake: bool = False,
 ) -> tuple[list[str], list[str]]:
     call_keys = [
         keys.job(job_id),
@@ -101,7 +124,7 @@ def _create_call(
     return call_keys, [
         *args,
         deadline,
-        str(max_depth),
+        limits.argument(message.queue, wake) if limits else "",
         request_digest or "",
         *flatten({**fields, **message.tracking()}),
     ]
@@ -168,10 +191,15 @@ EVENTS_MAXLEN = 2000
 
 
 class QueueFull(Exception):
-    """The queue a new job would join is at its ``max_queue_depth``: nothing was written."""
+    """The queue a new job would join is at its ``max_queue_depth``, or (``queue`` empty)
+    every lane it could be classified into is: nothing was written."""
 
     def __init__(self, queue: str, depth: int) -> None:
-        super().__init__(f"queue {queue} is full ({depth} jobs waiting)")
+        if queue:
+            message = f"queue {queue} is full ({depth} jobs waiting)"
+        else:
+            message = f"every lane is full ({depth} jobs already waiting for one)"
+        super().__init__(message)
         self.queue = queue
         self.depth = depth
 
@@ -184,11 +212,11 @@ class IdempotencyConflict(Exception):
         self.job_id = job_id
 
 
-def _parse_created(reply: list[Any], message: QueuedMessage) -> Created:
+def _parse_created(reply: list[Any]) -> Created:
     if int(reply[0]) == -2:
         raise IdempotencyConflict(str(reply[1]))
     if int(reply[0]) < 0:
-        raise QueueFull(message.queue, int(reply[2]))
+        raise QueueFull(str(reply[3]), int(reply[2]))
     return Created(job_id=str(reply[1]), created=bool(int(reply[0])), event_id=str(reply[2]))
 
 
@@ -200,16 +228,22 @@ def first_outcome(job_id: str, reply: Any) -> Outcome | None:
     return None
 
 
-def _parse_job(raw: Mapping[str, str]) -> Job | None:
-    return Job.from_redis(dict(raw)) if raw else None
+def _parse_job(raw: Mapping[str, str], content: Mapping[str, str]) -> Job | None:
+    """The job from its record and its content (prompt, result: kept apart once it
+    finished, for less long; see ``release_content`` in common.lua)."""
+    return Job.from_redis({**raw, **content}) if raw else None
 
 
 class JobStore:
     """Blocking job store, used by workers and the CLI."""
 
-    def __init__(self, client: redis.Redis, ttl: int) -> None:
+    def __init__(
+        self, client: redis.Redis, ttl: int, queue_limits: Mapping[str, int] | None = None
+    ) -> None:
         self.redis = client
         self.ttl = ttl
+        self.queue_limits = dict(queue_limits or {})
+        """``max_queue_depth`` by queue name: where the classifier's routes may go."""
         self._route = client.register_script(script_source("route"))
         self._start = client.register_script(script_source("start"))
         self._finish = client.register_script(script_source("finish"))
@@ -220,18 +254,73 @@ class JobStore:
         self._chunks = client.register_script(script_source("chunks"))
 
     def get(self, job_id: str) -> Job | None:
-        return _parse_job(cast(dict[str, str], self.redis.hgetall(keys.job(job_id))))
+        with self.redis.pipeline(transaction=False) as pipe:
+            pipe.hgetall(keys.job(job_id))
+            pipe.hgetall(keys.content(job_id))
+            raw, content = pipe.execute()
+        return _parse_job(raw, content)
 
-    def route(self, job_id: str, fields: Mapping[str, Any], message: QueuedMessage) -> str:
-        event = status_event(JobStatus.ROUTED, lane=fields.get("lane"))
+    def route(
+        self,
+        job_id: str,
+        fields: Mapping[str, Any],
+        message: QueuedMessage,
+        spill: Callable[[], Sequence[QueuedMessage]] | None = None,
+        wait: Callable[[], tuple[QueuedMessage, float]] | None = None,
+    ) -> str:
+        """Send a queued job to ``message``'s lane or, while that lane's queue is full,
+        to the first lane of ``spill()`` with room. When none has room, ``wait()``'s
+        classify message is sent again after its countdown while the job's classify
+        deadline allows; else the job fails with ``queue_full``. ``spill`` and ``wait``
+        are built only when needed. Returns ``ok``, ``waiting``, ``queue_full``, or why
+        the job was not routed."""
+        reply = self._route_to(job_id, fields, [message], last=spill is None)
+        if reply == "full" and spill is not None:
+            reply = self._route_to(job_id, fields, [message, *spill()], True, wait)
+        return reply
+
+    def _route_to(
+        self,
+        job_id: str,
+        fields: Mapping[str, Any],
+        candidates: Sequence[QueuedMessage],
+        last: bool,
+        wait: Callable[[], tuple[QueuedMessage, float]] | None = None,
+    ) -> str:
+        lanes = [m.queue.removeprefix(QUEUE_PREFIX) for m in candidates]
+        error = f"every lane the job could go to is full ({', '.join(lanes)})"
+        per_candidate: list[str] = []
+        for lane, candidate in zip(lanes, candidates, strict=True):
+            per_candidate += [
+                lane,
+                candidate.queue,
+                candidate.push,
+                candidate.payload,
+                status_event(JobStatus.ROUTED, lane=lane),
+                str(self.queue_limits.get(candidate.queue, 0)),
+                candidate.delivery_tag,
+            ]
+        again, countdown = wait() if wait else (None, 0.0)
         reply = self._route(
-            keys=[keys.job(job_id), keys.events(job_id), message.list_key, keys.CLASSIFY_DEADLINES],
+            keys=[
+                keys.job(job_id),
+                keys.events(job_id),
+                keys.CLASSIFY_DEADLINES,
+                keys.final(job_id),
+                again.list_key if again else "",
+                *(m.list_key for m in candidates),
+            ],
             args=[
-                message.push,
-                message.payload,
-                event,
                 job_id,
-                *flatten({**fields, **message.tracking()}),
+                str(time.time()),
+                str(len(candidates)),
+                status_event(JobStatus.FAILED, error=error) if last else "",
+                error,
+                again.push if again else "",
+                again.payload if again else "",
+                str(countdown) if again else "",
+                *per_candidate,
+                *flatten(fields),
             ],
         )
         return str(reply)
@@ -435,13 +524,12 @@ class AsyncJobStore:
         message: QueuedMessage,
         idempotency_key: str | None = None,
         classify_deadline: float | None = None,
-        max_depth: int = 0,
+        limits: DepthLimits | None = None,
         request_digest: str | None = None,
     ) -> Created:
-        """Write the job and push its first task; ``max_depth`` (0: none) bounds the
-        queue it joins (:class:`QueueFull` when reached). An idempotency key already
-        used for a request with another ``request_digest`` raises
-        :class:`IdempotencyConflict`."""
+        """Write the job and push its first task; :class:`QueueFull` (nothing written)
+        when ``limits`` refuses it. An idempotency key already used for a request with
+        another ``request_digest`` raises :class:`IdempotencyConflict`."""
         call_keys, args = _create_call(
             job_id,
             tenant,
@@ -450,10 +538,10 @@ class AsyncJobStore:
             self.ttl,
             idempotency_key,
             classify_deadline,
-            max_depth,
+            limits,
             request_digest,
         )
-        return _parse_created(await self._create(keys=call_keys, args=args), message)
+        return _parse_created(await self._create(keys=call_keys, args=args))
 
     async def create_and_wait(
         self,
@@ -463,7 +551,7 @@ class AsyncJobStore:
         message: QueuedMessage,
         classify_deadline: float | None,
         block_ms: int,
-        max_depth: int = 0,
+        limits: DepthLimits | None = None,
     ) -> tuple[Created, Outcome | None]:
         """Create the job and block for its outcome, in one round trip.
 
@@ -472,26 +560,32 @@ class AsyncJobStore:
         two. No idempotency key here: the job id is ours, so the read can name it
         before the script returns. The script goes as EVAL, not EVALSHA: after a
         Redis restart a NOSCRIPT error would leave the read blocking for nothing.
+        A refusal wakes the read with a final entry, deleted here before raising.
         """
         call_keys, args = _create_call(
-            job_id, tenant, fields, message, self.ttl, None, classify_deadline, max_depth
+            job_id, tenant, fields, message, self.ttl, None, classify_deadline, limits, wake=True
         )
         pipe = self.redis.pipeline(transaction=False)
         pipe.eval(script_source("create"), len(call_keys), *call_keys, *args)
         pipe.xread({keys.final(job_id): "0-0"}, count=1, block=block_ms)
         created, reply = await pipe.execute()
-        return _parse_created(created, message), first_outcome(job_id, reply)
+        if int(created[0]) < 0:
+            await self.redis.delete(keys.final(job_id))
+        return _parse_created(created), first_outcome(job_id, reply)
 
     async def outcome(self, job_id: str) -> Outcome | None:
         """The few fields an OpenAI-style answer needs, the result as stored JSON."""
-        values = cast(
-            list[str | None],
-            await self.redis.hmget(keys.job(job_id), Outcome.FIELDS),
-        )
-        status = values[0]
+        async with self.redis.pipeline(transaction=False) as pipe:
+            pipe.hmget(keys.job(job_id), Outcome.FIELDS)
+            pipe.hget(keys.content(job_id), "result")
+            values, kept_result = await pipe.execute()
+        status, *rest = cast(list[str | None], values)
         if status is None:
             return None
-        return Outcome(job_id, status, *values[1:])
+        outcome = Outcome(job_id, status, *rest)
+        if outcome.result is None and kept_result is not None:
+            return dataclasses.replace(outcome, result=kept_result)
+        return outcome
 
     async def wait_and_get(self, job_id: str, block_ms: int) -> tuple[bool, Job | None]:
         """Block up to ``block_ms`` for the job to finish, then read it: one round trip.
@@ -502,12 +596,16 @@ class AsyncJobStore:
         pipe = self.redis.pipeline(transaction=False)
         pipe.xread({keys.final(job_id): "0-0"}, count=1, block=block_ms)
         pipe.hgetall(keys.job(job_id))
-        reply, raw = await pipe.execute()
-        return bool(reply), _parse_job(cast(dict[str, str], raw))
+        pipe.hgetall(keys.content(job_id))
+        reply, raw, content = await pipe.execute()
+        return bool(reply), _parse_job(raw, content)
 
     async def get(self, job_id: str) -> Job | None:
-        raw = await self.redis.hgetall(keys.job(job_id))
-        return _parse_job(cast(dict[str, str], raw))
+        async with self.redis.pipeline(transaction=False) as pipe:
+            pipe.hgetall(keys.job(job_id))
+            pipe.hgetall(keys.content(job_id))
+            raw, content = await pipe.execute()
+        return _parse_job(raw, content)
 
 
 def loads_request(raw: str | None) -> dict[str, Any]:

@@ -7,15 +7,17 @@ import json
 import re
 import time
 import uuid
+from collections.abc import Sequence
 from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import Any
 
+from laneway.backpressure import placeable_lanes, queue_limits
 from laneway.celery_app import CLASSIFY_TASK, RUN_TASK
 from laneway.jobs import JobKind, JobStatus
 from laneway.lanes import CLASSIFY_QUEUE, Lane, excluded_lanes, queue_for
 from laneway.settings import Settings
-from laneway.store import AsyncJobStore, Created, Outcome
+from laneway.store import AsyncJobStore, Created, DepthLimits, Outcome
 from laneway.wire import MessageFactory, Priority, QueuedMessage
 from producer.admission import check_context
 
@@ -152,23 +154,36 @@ class AsyncProducer:
         self.settings = settings
         self.deadline_seconds = settings.retry.job_deadline_seconds
         self.classify_timeout = settings.classifier.unclassified_after_seconds
-        self.max_depth = {CLASSIFY_QUEUE: settings.classifier.max_queue_depth} | {
-            queue_for(lane): config.max_queue_depth for lane, config in settings.lanes.items()
-        }
-        """Backpressure: the deepest each queue may be for a submit to join it."""
+        self.content_ttl = settings.content_ttl_seconds if settings.store_content else 0
+        """Kept on each job: how long its prompt and result outlive it (0: not at all)."""
+        self.limits = queue_limits(settings)
+        self.depth_limits = {queue: DepthLimits(limit) for queue, limit in self.limits.items()}
+        """Backpressure: the deepest each queue may be for a submit to join it, and for a
+        job to be classified, room in a lane it may go to."""
+        self.placeable = placeable_lanes(settings)
+        self.depth_limits[CLASSIFY_QUEUE] = self._classify_limits(self.placeable)
+
+    def _classify_limits(self, lanes: Sequence[Lane]) -> DepthLimits:
+        """A job to classify needs room in the classify queue and in one of ``lanes``."""
+        room = {queue_for(lane): self.limits[queue_for(lane)] for lane in lanes}
+        return DepthLimits(self.limits[CLASSIFY_QUEUE], room)
 
     def _prepare(self, submission: Submission) -> dict[str, Any]:
         """The store's arguments for a new job: its record, first task and limits.
         :class:`RequestRejected` for a request no backend can serve."""
         check_context(self.settings, submission.request)
         job_id, fields, message = plan(submission, self.messages, self.deadline_seconds)
+        fields["content_ttl"] = self.content_ttl
+        limits = self.depth_limits.get(message.queue)
+        if submission.route is None and submission.lanes is not None:  # a lane-limited key's
+            limits = self._classify_limits([x for x in self.placeable if x in submission.lanes])
         return {
             "job_id": job_id,
             "tenant": submission.tenant,
             "fields": fields,
             "message": message,
             "classify_deadline": classify_deadline(fields, self.classify_timeout),
-            "max_depth": self.max_depth.get(message.queue, 0),
+            "limits": limits,
         }
 
     async def submit(self, submission: Submission) -> Created:

@@ -5,9 +5,10 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import AsyncIterator
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Header, Query, Request, Response
+from pydantic import Field
 from sse_starlette import EventSourceResponse
 
 from api.auth import admit
@@ -27,6 +28,7 @@ from api.schemas import (
     links_for,
 )
 from api.streams import event_stream_response, job_events
+from laneway import keys
 from laneway.jobs import Job, JobStatus
 from producer import Submission
 from producer.submit import MAX_IDEMPOTENCY_KEY_LENGTH, is_job_id
@@ -34,6 +36,22 @@ from producer.submit import MAX_IDEMPOTENCY_KEY_LENGTH, is_job_id
 router = APIRouter(prefix="/v1/jobs", tags=["jobs"], route_class=StrictJsonRoute)
 
 _READ_ERRORS = error_responses(401, 404, 500, 503)
+
+
+class JobDetail(JobView):
+    """A job record as the API shows it, content retention included.
+
+    (To fold into ``JobView`` in api/schemas.py, which another change is editing.)
+    """
+
+    request: dict[str, Any] | None = Field(  # type: ignore[assignment]
+        description="the request as submitted; null once the content expired"
+    )
+    content_expired: bool = Field(
+        description="true once the job's prompt, result and token stream are no longer kept: "
+        "content_ttl_seconds after it finished (at once with store_content: false); "
+        "its metadata stays for job_ttl_seconds"
+    )
 
 
 async def owned_job(state: StateDep, tenant: str, job_id: str) -> Job:
@@ -93,7 +111,9 @@ async def submit_job(
     )
 
 
-@router.get("/{job_id}", response_model=JobView, responses=error_responses(401, 404, 422, 500, 503))
+@router.get(
+    "/{job_id}", response_model=JobDetail, responses=error_responses(401, 404, 422, 500, 503)
+)
 async def get_job(
     job_id: str,
     state: StateDep,
@@ -107,10 +127,10 @@ async def get_job(
     if wait > 0 and not job.status.finished:
         timeout = min(wait, state.settings.api.wait_timeout_seconds)
         job = await wait_for_finish(state.store, job_id, timeout) or job
-    return JobView.of(job)
+    return JobDetail.of(job)
 
 
-@router.delete("/{job_id}", response_model=JobView, responses=_READ_ERRORS)
+@router.delete("/{job_id}", response_model=JobDetail, responses=_READ_ERRORS)
 async def cancel_job(job_id: str, state: StateDep, tenant: TenantDep) -> JobView:
     """Cancel a job: a queued one never reaches a backend, a running one's call is closed.
 
@@ -118,7 +138,7 @@ async def cancel_job(job_id: str, state: StateDep, tenant: TenantDep) -> JobView
     """
     await owned_job(state, tenant, job_id)
     await state.store.cancel(job_id)
-    return JobView.of(await owned_job(state, tenant, job_id))
+    return JobDetail.of(await owned_job(state, tenant, job_id))
 
 
 @router.get(
@@ -142,9 +162,14 @@ async def job_event_stream(
     final status. Reconnect with ``Last-Event-ID`` to resume without loss or repetition.
     """
     after = _stream_position(last_event_id)
-    await owned_job(state, tenant, job_id)
+    job = await owned_job(state, tenant, job_id)
 
     async def events() -> AsyncIterator[dict[str, str]]:
+        if job.content_expired and not await state.redis.exists(keys.events(job_id)):
+            # the stream went with the job's content: its end is all there is to say
+            ended = {"status": job.status.value, "content_expired": True}
+            yield {"data": json.dumps(ended, separators=(",", ":")), "event": "status"}
+            return
         async for event in job_events(state.redis, job_id, after=after):
             data = json.dumps(event.data, separators=(",", ":"))
             yield {"data": data, "event": event.type, "id": event.id}

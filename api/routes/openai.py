@@ -83,12 +83,18 @@ async def _serve(
     submission = await admit(request, submission)
     if body.stream:
         created = await state.producer.submit(submission)
+        if not created.created:
+            _check_kept(await _outcome(state, created.job_id))
         return await _stream(body, kind, created.job_id, created.event_id, state)
     timeout = state.settings.api.wait_timeout_seconds
     started = time.monotonic()
     outcome: Outcome | None = None
     if submission.idempotency_key:  # the job may be an earlier one: wait on its id
         created = await state.producer.submit(submission)
+        if not created.created:
+            earlier = await _outcome(state, created.job_id)
+            if JobStatus(earlier.status).finished:  # its streams may be gone with its content
+                outcome = _check_kept(earlier)
     else:
         created, outcome = await state.producer.submit_and_wait(submission, block_ms(timeout))
     job_id = created.job_id
@@ -98,6 +104,18 @@ async def _serve(
     if outcome.status == JobStatus.SUCCEEDED and outcome.result:
         return Response(outcome.result, media_type="application/json", headers=_headers(outcome))
     raise _job_error(outcome)
+
+
+def _check_kept(job: Outcome) -> Outcome:
+    """An earlier job's answer, unless it is no longer kept (content_ttl_seconds)."""
+    if job.status == JobStatus.SUCCEEDED and not job.result:
+        raise ApiError(
+            410,
+            f"the answer of job {job.job_id} (this idempotency key's) is no longer kept",
+            code="content_expired",
+            headers=_headers(job),
+        )
+    return job
 
 
 async def _outcome(state: ApiState, job_id: str) -> Outcome:
@@ -129,6 +147,8 @@ def _job_error(job: Outcome) -> ApiError:
     if status is JobStatus.CANCELLED:
         return ApiError(409, f"job {job.job_id} was cancelled", code="cancelled", headers=headers)
     message = job.error or "the job failed"
+    if job.error_type == "queue_full":  # accepted, but every lane it could go to filled up
+        return ApiError(429, message, code="queue_full", headers={**headers, "Retry-After": "1"})
     if job.error_type == "context_length":
         param = job.error_param or "messages"
         return ApiError(400, message, param=param, code="context_length_exceeded", headers=headers)

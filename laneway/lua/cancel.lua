@@ -14,6 +14,7 @@ redis.call('HSET', KEYS[1], 'status', 'cancelled', 'finished_at', ARGV[1], 'upda
   'error', 'cancelled by the client')
 emit(KEYS[2], 'status', ARGV[2])
 emit_final(KEYS[1], KEYS[3], ARGV[2])
+release_content(KEYS[1], KEYS[2], KEYS[3])
 untrack_sent(KEYS[1])
 count_finished(KEYS[1], 'cancelled')
 if status == 'running' then

@@ -152,3 +152,66 @@ local function writer_refusal(job_key, owner, allow_free)
   end
   return 'superseded'
 end
+
+-- Messages waiting in a Celery queue: its list plus kombu's priority sub-lists
+-- (names kept in step with laneway.wire.queue_keys; a test checks).
+local function queue_depth(queue)
+  local depth = redis.call('LLEN', queue)
+  for _, step in ipairs({3, 6, 9}) do
+    depth = depth + redis.call('LLEN', queue .. '\6\22' .. step)
+  end
+  return depth
+end
+
+-- A finished job keeps its prompt, result and event stream for its 'content_ttl'
+-- only; its metadata stays for the job's own TTL. With content_ttl 0 nothing is
+-- kept, except that the streams live DELIVERY_GRACE seconds more, so that a caller
+-- still reading them gets the end. Call after emit_final (which copies the result).
+local DELIVERY_GRACE = 30
+
+local function release_content(job_key, events_key, final_key)
+  local ttl = tonumber(redis.call('HGET', job_key, 'content_ttl') or '')
+  if not ttl then
+    return -- a job created before content retention: kept whole for the job's TTL
+  end
+  local content = redis.call('HMGET', job_key, 'request', 'result')
+  redis.call('HDEL', job_key, 'request', 'result')
+  local keep = DELIVERY_GRACE
+  if ttl > 0 then
+    keep = ttl
+    local fields = {}
+    if content[1] then
+      fields[#fields + 1] = 'request'
+      fields[#fields + 1] = content[1]
+    end
+    if content[2] then
+      fields[#fields + 1] = 'result'
+      fields[#fields + 1] = content[2]
+    end
+    if #fields > 0 then
+      redis.call('HSET', job_key .. ':content', unpack(fields))
+      redis.call('EXPIRE', job_key .. ':content', ttl)
+    end
+  end
+  redis.call('EXPIRE', events_key, keep)
+  redis.call('EXPIRE', final_key, keep)
+end
+
+-- Before a finished job runs again (an operator's requeue): its prompt back in
+-- the job record. False when the prompt is no longer kept.
+local function restore_content(job_key, events_key)
+  if redis.call('HEXISTS', job_key, 'request') == 1 then
+    return true
+  end
+  local request = redis.call('HGET', job_key .. ':content', 'request')
+  if not request then
+    return false
+  end
+  redis.call('HSET', job_key, 'request', request)
+  redis.call('DEL', job_key .. ':content')
+  local ttl = redis.call('PTTL', job_key)
+  if ttl > 0 then
+    redis.call('PEXPIRE', events_key, ttl)
+  end
+  return true
+end

@@ -26,6 +26,7 @@ release(KEYS[1])
 redis.call('HSET', KEYS[1], unpack(ARGV, 9))
 emit(KEYS[2], 'status', ARGV[8])
 emit_final(KEYS[1], KEYS[3], ARGV[8])
+release_content(KEYS[1], KEYS[2], KEYS[3])
 untrack_sent(KEYS[1])
 count_finished(KEYS[1], redis.call('HGET', KEYS[1], 'status'))
 if KEYS[4] then

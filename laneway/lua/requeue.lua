@@ -10,6 +10,9 @@ end
 if fields[1] ~= 'failed' or fields[2] ~= '1' then
   return 'not dead-lettered: ' .. fields[1]
 end
+if not restore_content(KEYS[1], KEYS[2]) then
+  return 'not requeued: its prompt is no longer kept (content_ttl_seconds)'
+end
 redis.call('HDEL', KEYS[1], 'dead_lettered', 'error', 'error_type', 'error_param', 'finished_at')
 redis.call('HSET', KEYS[1], 'status', 'routed', 'deliveries', 0, unpack(ARGV, 5))
 redis.call('DEL', KEYS[3])
