@@ -388,6 +388,13 @@ def up(
     ] = False,
     flower: Annotated[bool, typer.Option(help="start Flower")] = True,
     data_dir: Annotated[Path | None, typer.Option(help="where logs and Redis data go")] = None,
+    store_content: Annotated[
+        bool,
+        typer.Option(
+            help="keep prompts and results for content_ttl_seconds after a job ends "
+            "(--no-store-content: metadata only)"
+        ),
+    ] = True,
     config: ConfigOption = None,
 ) -> None:
     """Start the whole system on loopback: Redis, API, classifier, lane workers, Flower, sims.
@@ -447,6 +454,7 @@ def up(
                 "lanes": lanes,
                 "api": settings.api.model_copy(update={"port": api_port}),
                 "data_dir": data,
+                "store_content": settings.store_content and store_content,
             }
         )
         config_file = data / "effective-config.yaml"
@@ -564,7 +572,9 @@ def _run_demo(api_url: str) -> int:
             )
             job = client.get(f"/v1/jobs/{accepted.json()['id']}", params={"wait": 30}).json()
             answer = ""
-            if job["status"] == "succeeded":
+            if job["status"] == "succeeded" and not job.get("result"):
+                answer = "(answered; content not stored)"
+            elif job["status"] == "succeeded":
                 words = job["result"]["choices"][0]["message"]["content"].split()
                 answer = " ".join(words[:10]) + (" …" if len(words) > 10 else "")
             else:

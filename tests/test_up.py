@@ -202,7 +202,14 @@ def test_up_on_a_redis_that_keeps_nothing_says_so(tmp_path: Path) -> None:
     try:
         env = {k: v for k, v in os.environ.items() if not k.startswith("LANEWAY_")}
         done = subprocess.run(
-            [*LANEWAY_UP, "--exit", "--no-flower", "--data-dir", str(tmp_path / "data")],
+            [
+                *LANEWAY_UP,
+                "--exit",
+                "--no-flower",
+                "--no-store-content",
+                "--data-dir",
+                str(tmp_path / "data"),
+            ],
             env={**env, "REDIS_URL": volatile.url, "COLUMNS": "200"},
             cwd=tmp_path,
             capture_output=True,
@@ -214,4 +221,8 @@ def test_up_on_a_redis_that_keeps_nothing_says_so(tmp_path: Path) -> None:
     assert done.returncode == 0, done.stdout + done.stderr
     assert f"the Redis at {volatile.url} could lose jobs" in done.stdout, done.stdout
     assert "keeps nothing on disk" in done.stdout
+    # --no-store-content: the demo's jobs are answered, and their content is not kept
+    assert "Traceback" not in done.stdout + done.stderr
+    effective = (tmp_path / "data" / "effective-config.yaml").read_text()
+    assert "store_content: false" in effective
     assert not processes_mentioning(str(tmp_path / "data"))
