@@ -207,7 +207,12 @@ class Settings(BaseSettings):
     )
 
     redis_url: str = "redis://127.0.0.1:6379/0"
-    job_ttl_seconds: int = Field(default=7 * 24 * 3600, ge=60)
+    job_ttl_seconds: int = Field(
+        default=24 * 3600,
+        ge=60,
+        description="how long a job's record (metadata) lives: ~2.4 KB a job, so at 100 "
+        "jobs/s a day of records is ~20 GB of Redis memory",
+    )
     content_ttl_seconds: int = Field(
         default=3600,
         ge=1,
