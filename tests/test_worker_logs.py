@@ -9,18 +9,17 @@ from tests.system import System
 
 
 def _probe_seen_anew(system: System, backend: str, timeout: float = 30) -> None:
-    """Wait for a fresh health probe of ``backend``: its interval lock expires, then is
-    taken again."""
+    """Wait for a fresh health probe of ``backend``: its interval lock is taken anew (its
+    time to live jumps back up, or it appears)."""
     lock = keys.health_probe_lock(backend)
     deadline = time.monotonic() + timeout
-    phase = "held" if system.redis.exists(lock) else "free"
+    last = system.redis.pttl(lock)
     while time.monotonic() < deadline:
-        held = bool(system.redis.exists(lock))
-        if phase == "held" and not held:
-            phase = "free"
-        elif phase == "free" and held:
+        time.sleep(0.02)
+        now = system.redis.pttl(lock)
+        if now > 0 and (last <= 0 or now > last + 50):
             return
-        time.sleep(0.05)
+        last = now
     raise AssertionError(f"no health probe of {backend} within {timeout}s")
 
 
