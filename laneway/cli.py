@@ -74,17 +74,17 @@ def _load(config: Path | None) -> Settings:
 
 
 def current_run(config: Path | None = None) -> runfile.RunInfo | None:
-    """The running ``laneway up`` of this data directory, unless a config is named."""
-    if config is not None or os.environ.get("LANEWAY_CONFIG"):
-        return None
-    return runfile.read(_load(None).data_dir.resolve())
+    try:
+        return runfile.current(config)
+    except ConfigError as exc:
+        fail(str(exc), 2)
 
 
 def _settings(config: Path | None) -> Settings:
-    """``--config``, else ``$LANEWAY_CONFIG``, else the running ``laneway up``'s config,
-    else ``./laneway.yaml`` and the defaults."""
-    run = current_run(config)
-    return _load(Path(run.config) if run else config)
+    try:
+        return runfile.command_settings(config)
+    except ConfigError as exc:
+        fail(str(exc), 2)
 
 
 def _api_url(api: str | None, config: Path | None = None) -> str:

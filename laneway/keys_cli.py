@@ -16,7 +16,8 @@ import typer
 from rich.console import Console
 
 from laneway.apikeys import ApiKeyError, KeyStore, Limits, StoredKey, check_lanes
-from laneway.settings import ConfigError, load_settings
+from laneway.runfile import command_settings
+from laneway.settings import ConfigError
 
 app = typer.Typer(
     no_args_is_help=True,
@@ -35,8 +36,9 @@ Limit = Annotated[int | None, typer.Option(min=1)]
 
 
 def _store(config: Path | None) -> KeyStore:
+    """The keys of the running ``laneway up`` (its run file), unless told otherwise."""
     try:
-        settings = load_settings(config)
+        settings = command_settings(config)
     except ConfigError as exc:
         err.print(f"[red]{exc}[/red]")
         raise typer.Exit(2) from None
@@ -44,7 +46,11 @@ def _store(config: Path | None) -> KeyStore:
 
 
 def _redis_down(exc: redis.RedisError) -> typer.Exit:
-    err.print(f"[red]cannot reach Redis: {exc}[/red]")
+    err.print(
+        f"[red]cannot reach Redis ({exc}). Start the system with `laneway up` (other "
+        "commands then find it), or point LANEWAY_REDIS_URL or --config at your Redis.[/red]",
+        highlight=False,
+    )
     return typer.Exit(1)
 
 

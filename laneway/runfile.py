@@ -14,6 +14,8 @@ from contextlib import suppress
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+from laneway.settings import Settings, load_settings
+
 RUN_FILE = "run.json"
 
 
@@ -61,3 +63,19 @@ def remove(data_dir: Path, pid: int) -> None:
     with suppress(OSError, ValueError, TypeError):
         if json.loads(path.read_text()).get("pid") == pid:
             path.unlink()
+
+
+def current(config: str | Path | None = None) -> RunInfo | None:
+    """The running ``laneway up`` of the configured data directory, unless a config is
+    named (``--config`` or ``$LANEWAY_CONFIG``). :class:`ConfigError` on a bad config."""
+    if config is not None or os.environ.get("LANEWAY_CONFIG"):
+        return None
+    return read(load_settings(None).data_dir.resolve())
+
+
+def command_settings(config: str | Path | None = None) -> Settings:
+    """What a command other than ``up`` runs with: ``--config``, else ``$LANEWAY_CONFIG``,
+    else the running ``laneway up``'s effective config, else ``./laneway.yaml`` and the
+    defaults. :class:`ConfigError` on a bad config."""
+    run = current(config)
+    return load_settings(run.config if run else config)

@@ -12,6 +12,7 @@ import time
 from pathlib import Path
 
 import httpx
+import redis
 
 from laneway.redis_server import EmbeddedRedis
 
@@ -115,6 +116,19 @@ def test_up_starts_everything_heals_and_stops_fast(tmp_path: Path) -> None:
             timeout=60,
         )
         assert run["redis_url"] in listing.stdout, listing.stdout  # the embedded one
+        created = subprocess.run(
+            [*LANEWAY, "keys", "create", "--tenant", "someone", "--json"],
+            cwd=tmp_path,
+            env=_clean_env(),
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        assert created.returncode == 0, created.stderr
+        embedded = redis.Redis.from_url(run["redis_url"], decode_responses=True)
+        assert any(embedded.scan_iter("laneway:apikey*")), "the key went to the embedded Redis"
+        key = json.loads(created.stdout)["key"]
+        headers = {"Authorization": f"Bearer {key}"}
 
         # a killed lane worker is replaced, and its lane serves again
         first = _pid_of(str(data), "worker --lane general")
@@ -122,9 +136,12 @@ def test_up_starts_everything_heals_and_stops_fast(tmp_path: Path) -> None:
         os.kill(first, signal.SIGKILL)
         wait_until(lambda: _pid_of(str(data), "worker --lane general") not in (None, first))
         body = {"messages": [{"role": "user", "content": "hello"}], "route": "general"}
-        job = httpx.post(f"{run['api_url']}/v1/jobs", json=body, timeout=10).json()
+        job = httpx.post(f"{run['api_url']}/v1/jobs", json=body, headers=headers, timeout=10)
         answered = httpx.get(
-            f"{run['api_url']}/v1/jobs/{job['id']}", params={"wait": 60}, timeout=70
+            f"{run['api_url']}/v1/jobs/{job.json()['id']}",
+            params={"wait": 60},
+            headers=headers,
+            timeout=70,
         ).json()
         assert answered["status"] == "succeeded", answered
     finally:
