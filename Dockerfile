@@ -22,6 +22,7 @@ COPY producer ./producer
 COPY classifier ./classifier
 COPY workers ./workers
 COPY api ./api
+COPY laneway_cli ./laneway_cli
 
 RUN if [ -n "$EXTRAS" ]; then \
         pip install --extra-index-url "$TORCH_INDEX_URL" ".[$EXTRAS]"; \

@@ -1,1 +1,6 @@
-"""Request classification: which lane should serve a request."""
+"""Request classification: which lane should serve a request. Depends on ``laneway`` only;
+a classifier worker imports :mod:`classifier.tasks`, which registers ``laneway.classify``.
+"""
+
+# The public modules; listing them here does not import them.
+__all__ = ["cache", "cli", "evaluate", "service", "strategies", "tasks"]

@@ -1,4 +1,8 @@
-"""The ``laneway.classify`` task: label a job with a lane and hand it on."""
+"""The ``laneway.classify`` task: label a job with a lane and hand it on.
+
+A classifier worker imports this module at start (its app's ``include``): that
+registers the task with the app and the warm-up that runs before the worker is ready.
+"""
 
 from __future__ import annotations
 
@@ -7,7 +11,7 @@ import threading
 import time
 from typing import Any
 
-from celery import Celery, Task
+from celery import Celery, Task, shared_task
 
 from classifier.service import Classifier
 from classifier.strategies import Decision, build_strategy
@@ -19,6 +23,7 @@ from laneway.lanes import CLASSIFY_QUEUE, GENERAL, Lane, excluded_lanes, nearest
 from laneway.runtime import runtime_for
 from laneway.store import FinishGuard
 from laneway.wire import Priority, QueuedMessage
+from laneway.worker import on_worker_ready
 
 log = logging.getLogger(__name__)
 
@@ -75,25 +80,24 @@ def decide_with(app: Celery, request: dict[str, Any]) -> Decision:
     return decide(classifier, request)
 
 
-def register(app: Celery) -> Task:
-    @app.task(name=CLASSIFY_TASK, ignore_result=True)  # type: ignore[untyped-decorator]
-    def classify(
-        job_id: str,
-        request: dict[str, Any],
-        priority: Priority = "normal",
-        lanes: list[Lane] | None = None,
-    ) -> str:
-        rt = runtime_for(app)
-        try:
-            return route(app, job_id, request, priority, lanes)
-        except Exception as exc:  # whatever raised, the job must end visibly
-            reason = f"internal error in the classifier: {type(exc).__name__}: {exc}"[:300]
-            log.error("job %s failed: %s", job_id, reason, exc_info=exc)
-            # only a job still waiting for a decision: a routed one is on its way
-            reply = rt.store.fail_internal(job_id, reason, FinishGuard(status=JobStatus.QUEUED))
-            return "failed: internal error" if reply == "ok" else f"stopped: job is {reply}"
-
-    return classify
+@shared_task(name=CLASSIFY_TASK, bind=True, ignore_result=True)  # type: ignore[untyped-decorator]
+def classify(
+    self: Task,
+    job_id: str,
+    request: dict[str, Any],
+    priority: Priority = "normal",
+    lanes: list[Lane] | None = None,
+) -> str:
+    app = self.app
+    rt = runtime_for(app)
+    try:
+        return route(app, job_id, request, priority, lanes)
+    except Exception as exc:  # whatever raised, the job must end visibly
+        reason = f"internal error in the classifier: {type(exc).__name__}: {exc}"[:300]
+        log.error("job %s failed: %s", job_id, reason, exc_info=exc)
+        # only a job still waiting for a decision: a routed one is on its way
+        reply = rt.store.fail_internal(job_id, reason, FinishGuard(status=JobStatus.QUEUED))
+        return "failed: internal error" if reply == "ok" else f"stopped: job is {reply}"
 
 
 def route(
@@ -158,6 +162,8 @@ def route(
     )
 
 
+@on_worker_ready("classify")
 def warm_up(app: Celery) -> Decision:
-    """Build the classifier and run it once, so the first job pays no load time."""
+    """Build the classifier and run it once, so the first job pays no load time (the
+    worker announces itself ready only after this)."""
     return decide(_get_classifier(app), {"messages": [{"role": "user", "content": "hello"}]})

@@ -1,7 +1,13 @@
-"""The Celery application and its queue topology."""
+"""The Celery application and its queue topology.
+
+The kernel names its tasks but does not import them: a worker's app lists the modules
+that define them in ``include``, and Celery imports those when the worker starts. A
+process that only sends tasks (the API) builds messages by task name.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -15,13 +21,20 @@ from laneway.transport import TRANSPORT
 CLASSIFY_TASK = "laneway.classify"
 RUN_TASK = "laneway.run"
 
+CLASSIFY_ROLE = "classify"
+CLASSIFY_TASK_MODULES = ("classifier.tasks",)
+"""Modules a classifier worker imports at start: they define ``laneway.classify``."""
+LANE_TASK_MODULES = ("workers.tasks",)
+"""Modules a lane worker imports at start: they define ``laneway.run``."""
+
 
 def _queue(name: str) -> Queue:
     return Queue(name, Exchange(name, type="direct"), routing_key=name)  # type: ignore[no-untyped-call]
 
 
-def create_app(settings: Settings) -> Celery:
-    """A Celery app configured for at-least-once, least-connections delivery."""
+def create_app(settings: Settings, include: Sequence[str] = ()) -> Celery:
+    """A Celery app configured for at-least-once, least-connections delivery; a worker
+    started from it imports the task modules named in ``include``."""
     worker = settings.worker
     transport_options = {
         # Must exceed the hard time limit plus any countdown, or Redis hands a
@@ -33,7 +46,7 @@ def create_app(settings: Settings) -> Celery:
         "unacked_restore_throttle": 1,
         "priority_steps": [0, 3, 6, 9],
     }
-    app = Celery("laneway", set_as_current=False)
+    app = Celery("laneway", set_as_current=False, include=list(include))
     app.conf.update(
         broker_url=settings.redis_url,
         # TLS (rediss://) and Sentinel URLs keep kombu's stock transport.
@@ -64,26 +77,17 @@ def create_app(settings: Settings) -> Celery:
 
 
 def worker_app(settings: Settings, role: str) -> Celery:
-    """An app with the tasks of one worker role registered (``classify`` or a lane)."""
-    app = create_app(settings)
+    """An app whose worker registers the tasks of one role (``classify`` or a lane)."""
+    modules = CLASSIFY_TASK_MODULES if role == CLASSIFY_ROLE else LANE_TASK_MODULES
+    app = create_app(settings, include=modules)
     app.laneway_role = role
-    if role == "classify":
-        from classifier.tasks import register as register_classifier
-
-        register_classifier(app)
-    else:
-        from workers.tasks import register as register_lane
-
-        register_lane(app)
     return app
 
 
 def __getattr__(name: str) -> Any:
     # Lets ``celery -A laneway.celery_app worker`` find an app with every task.
     if name in {"app", "celery"}:
-        app = worker_app(load_settings(), "classify")
-        from workers.tasks import register as register_lane
-
-        register_lane(app)
+        app = create_app(load_settings(), include=CLASSIFY_TASK_MODULES + LANE_TASK_MODULES)
+        app.laneway_role = CLASSIFY_ROLE
         return app
     raise AttributeError(name)

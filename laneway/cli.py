@@ -1,4 +1,8 @@
-"""The ``laneway`` command line."""
+"""The kernel's ``laneway`` commands.
+
+The console script (:mod:`laneway_cli`) adds the upper packages' commands
+(``laneway classify``); ``python -m laneway.cli`` runs the kernel's alone.
+"""
 
 from __future__ import annotations
 
@@ -17,7 +21,6 @@ import yaml
 from rich.console import Console
 from rich.table import Table
 
-from classifier.cli import app as classify_app
 from laneway import runfile
 from laneway.keys_cli import app as keys_app
 from laneway.lanes import LANES
@@ -35,7 +38,6 @@ app.add_typer(config_app, name="config")
 dead_app = typer.Typer(no_args_is_help=True, help="Dead-lettered jobs: list them, requeue them.")
 app.add_typer(dead_app, name="dead")
 app.command("sim-backend")(sim_backend)
-app.add_typer(classify_app, name="classify", help="Classify a request, or evaluate a JSONL file.")
 app.add_typer(keys_app, name="keys")
 
 console = Console()

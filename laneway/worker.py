@@ -6,17 +6,49 @@ import logging
 import os
 import socket
 import sys
-from typing import Any, NoReturn
+from collections.abc import Callable
+from typing import Any, Literal, NoReturn, TypeVar
 
-from celery import signals
+from celery import Celery, signals
 
-from laneway.celery_app import worker_app
+from laneway.celery_app import CLASSIFY_ROLE, worker_app
 from laneway.heartbeat import Heartbeat, ensure_heartbeat
 from laneway.lanes import CLASSIFY_QUEUE, queue_for
 from laneway.runtime import runtime_for
 from laneway.settings import Settings
 
-CLASSIFY_ROLE = "classify"
+__all__ = [
+    "CLASSIFY_ROLE",
+    "default_pool",
+    "exit_now",
+    "on_worker_ready",
+    "ready_hooks",
+    "run_worker",
+]
+
+WorkerKind = Literal["classify", "lane"]
+ReadyHook = Callable[[Celery], object]
+Hook = TypeVar("Hook", bound=ReadyHook)
+_ready_hooks: dict[WorkerKind, list[ReadyHook]] = {"classify": [], "lane": []}
+
+
+def on_worker_ready(kind: WorkerKind) -> Callable[[Hook], Hook]:
+    """Register ``hook(app)`` to run when a ``kind`` worker is ready, before it announces
+    its role (readiness waits for the hooks; one that raises keeps the worker unready).
+    Task modules register theirs when the worker imports them (the app's ``include``).
+    """
+
+    def register(hook: Hook) -> Hook:
+        if hook not in _ready_hooks[kind]:
+            _ready_hooks[kind].append(hook)
+        return hook
+
+    return register
+
+
+def ready_hooks(role: str) -> list[ReadyHook]:
+    """The hooks a worker of ``role`` (``classify`` or a lane) runs once ready."""
+    return list(_ready_hooks["classify" if role == CLASSIFY_ROLE else "lane"])
 
 
 def default_pool(settings: Settings, role: str) -> str:
@@ -55,14 +87,8 @@ def run_worker(
 
     @signals.worker_ready.connect(weak=False)  # type: ignore[untyped-decorator]
     def _ready(**_: Any) -> None:
-        if role == CLASSIFY_ROLE:
-            from classifier.tasks import warm_up
-
-            warm_up(app)  # load the model now, not on the first job (readiness waits for it)
-        else:
-            from workers.tasks import start_background
-
-            start_background(app)  # prober, watchdog and cancel listener run before any job
+        for hook in ready_hooks(role):
+            hook(app)
         worker = settings.worker
         beat.append(
             ensure_heartbeat(

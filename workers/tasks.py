@@ -1,4 +1,8 @@
-"""The ``laneway.run`` task: one delivery of a job to a lane worker."""
+"""The ``laneway.run`` task: one delivery of a job to a lane worker.
+
+A lane worker imports this module at start (its app's ``include``): that registers the
+task with the app and starts the background threads before the worker is ready.
+"""
 
 from __future__ import annotations
 
@@ -6,13 +10,14 @@ import os
 import threading
 from typing import Any
 
-from celery import Celery, Task
+from celery import Celery, Task, shared_task
 
 from laneway.celery_app import RUN_TASK
 from laneway.heartbeat import ensure_heartbeat, worker_identity
 from laneway.lanes import LANES, QUEUE_PREFIX, Lane, parse_lane
 from laneway.runtime import Runtime, runtime_for
 from laneway.wire import Priority
+from laneway.worker import on_worker_ready
 from workers.backends import BackendClient, Balancer
 from workers.breaker import Breakers
 from workers.cancel import CancelRegistry, CancelWatcher
@@ -69,30 +74,30 @@ def _lane_of(task: Task) -> Lane:
     return parse_lane(routing_key.removeprefix(QUEUE_PREFIX))
 
 
-def register(app: Celery) -> Task:
-    @app.task(name=RUN_TASK, bind=True, ignore_result=True)  # type: ignore[untyped-decorator]
-    def run(
-        self: Task,
-        job_id: str,
-        prefer_model: str | None = None,
-        visited: list[str] | None = None,
-        priority: Priority = "normal",
-    ) -> str:
-        rt = runtime_for(app)
-        runner: JobRunner | None = None
-        try:
-            runner = JobRunner(
-                rt, _context(rt, app), job_id, _lane_of(self), prefer_model, visited or [], priority
-            )
-            return runner.run()
-        except Exception as exc:  # whatever raised, the job must end visibly
-            if runner is not None:
-                return runner.fail_internal(exc)
-            return fail_delivery(rt, job_id, _owner(app), False, exc)
-
-    return run
+@shared_task(name=RUN_TASK, bind=True, ignore_result=True)  # type: ignore[untyped-decorator]
+def run(
+    self: Task,
+    job_id: str,
+    prefer_model: str | None = None,
+    visited: list[str] | None = None,
+    priority: Priority = "normal",
+) -> str:
+    app = self.app
+    rt = runtime_for(app)
+    runner: JobRunner | None = None
+    try:
+        runner = JobRunner(
+            rt, _context(rt, app), job_id, _lane_of(self), prefer_model, visited or [], priority
+        )
+        return runner.run()
+    except Exception as exc:  # whatever raised, the job must end visibly
+        if runner is not None:
+            return runner.fail_internal(exc)
+        return fail_delivery(rt, job_id, _owner(app), False, exc)
 
 
+@on_worker_ready("lane")
 def start_background(app: Celery) -> Any:
-    """Start the process's background threads before the first job arrives."""
+    """Start the process's background threads (prober, watchdog, cancel listener)
+    before the first job arrives."""
     return _context(runtime_for(app), app)

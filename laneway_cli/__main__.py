@@ -1,0 +1,3 @@
+from laneway_cli import main
+
+main()
