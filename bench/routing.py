@@ -8,11 +8,12 @@ shared by its active requests, later ones queued in arrival order):
     small-1, small-2   the small profile: fast and cheap; one slot each
 
 sized so that routing every request by its true label (the oracle) loads each pool
-to about 50-70 % (the planned and the measured loads are printed). Traffic like production chat: 50 % fast-path, 35 % general and
-15 % high-compute requests, drawn from the labelled dev set (read at run time, never
-copied), with the length of each answer set by the request's true label (the sim is
-told through ``metadata.sim_answer_tokens``; ``max_tokens`` is never sent, so the
-classifier sees nothing of it). Poisson arrivals, then a burst at a multiple of the
+to about 50-70 % (the planned and the measured loads are printed). Traffic like
+production chat: 50 % fast-path, 35 % general and 15 % high-compute requests, drawn
+from the labelled dev set (read at run time, never copied), with the length of each
+answer set by the request's true label (the sim is told through
+``metadata.sim_answer_tokens``; ``max_tokens`` is never sent, so the classifier sees
+nothing of it). Poisson arrivals, then a burst at a multiple of the
 rate. Every strategy replays the same arrivals, one after the other, in one run:
 
     round-robin           over all servers, quality-blind (nginx's default)
@@ -73,7 +74,7 @@ DEFAULT_DEVSET = ROOT.parent / "shared" / "classifier-devset.jsonl"
 
 MIX: dict[str, float] = {FAST_PATH: 0.50, GENERAL: 0.35, HIGH_COMPUTE: 0.15}
 ANSWER_TOKENS: dict[str, tuple[int, int]] = {
-    FAST_PATH: (30, 150),
+    FAST_PATH: (40, 160),
     GENERAL: (80, 240),
     HIGH_COMPUTE: (200, 600),
 }
@@ -779,9 +780,9 @@ def main() -> None:
                         continue
                     group_sims = large_sims if group is large_only else fleet_sims
                     send = direct_sender(client, sims, pick, open_requests)
-                    console.print(f"running {name} ...")
-                    run = Run(name)
-                    runs.append(await run_strategy(run, arrivals, group_sims, send, steady, drain))
+                    run = await run_strategy(Run(name), arrivals, group_sims, send, steady, drain)
+                    runs.append(run)
+                    console.print(f"ran {name}: {run.seconds:.0f} s")
 
         with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
             runner.run(direct_runs())
