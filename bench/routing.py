@@ -50,6 +50,7 @@ import json
 import os
 import random
 import re
+import statistics
 import sys
 import time
 from collections.abc import Callable, Coroutine
@@ -545,6 +546,21 @@ def summarize(run: Run, servers: dict[str, Server], all_large_cost: float) -> di
         "quality_misses": sum(misses.values()),
         "quality_misses_by_kind": misses,
         "backends": backends,
+        "outcomes": [
+            {
+                "index": o.arrival.index,
+                "phase": o.arrival.phase,
+                "label": o.arrival.label,
+                "item": o.arrival.item_id,
+                "answer_tokens": o.arrival.answer_tokens,
+                "server": o.server,
+                "ok": o.ok,
+                "error": o.error,
+                "latency_ms": None if o.latency is None else round(o.latency * 1000, 1),
+                "ttft_ms": None if o.ttft is None else round(o.ttft * 1000, 1),
+            }
+            for o in run.outcomes
+        ],
     }
 
 
@@ -616,6 +632,33 @@ def print_report(console: Console, summaries: list[dict[str, Any]], bound: float
             console.print(f"{s['strategy']} failures: {s['errors']}")
         if s["notes"]:
             console.print(f"{s['strategy']}: {s['notes']}")
+
+
+def laneway_overhead(
+    oracle: Run, laneway: Run, servers: dict[str, Server]
+) -> dict[str, float] | None:
+    """What laneway adds to a request that went where the oracle sent it: classification,
+    two queue hops, the lane worker, the API's stream."""
+    ttft: list[float] = []
+    latency: list[float] = []
+    for o, w in zip(oracle.outcomes, laneway.outcomes, strict=True):
+        if o.arrival.phase != "steady" or not (o.ok and w.ok):
+            continue
+        if o.server not in servers or w.server not in servers:
+            continue
+        if servers[o.server].profile.name != servers[w.server].profile.name:
+            continue
+        assert o.ttft is not None and w.ttft is not None
+        assert o.latency is not None and w.latency is not None
+        ttft.append((w.ttft - o.ttft) * 1000)
+        latency.append((w.latency - o.latency) * 1000)
+    if not ttft:
+        return None
+    return {
+        "requests": len(ttft),
+        "ttft_ms": statistics.median(ttft),
+        "latency_ms": statistics.median(latency),
+    }
 
 
 # -- main ------------------------------------------------------------------------------
@@ -798,6 +841,17 @@ def main() -> None:
     summaries = [summarize(run, servers, all_large) for run in runs]
     load_after = os.getloadavg()
     print_report(console, summaries, bound)
+    by_name = {run.strategy: run for run in runs}
+    overhead = None
+    if "oracle" in by_name and "laneway" in by_name:
+        overhead = laneway_overhead(by_name["oracle"], by_name["laneway"], servers)
+        if overhead:
+            console.print(
+                f"laneway against the oracle, the same {overhead['requests']} steady-phase "
+                "requests answered by the same size of model: time to first token "
+                f"+{overhead['ttft_ms']:.0f} ms, latency +{overhead['latency_ms']:.0f} ms "
+                "(medians of the differences)"
+            )
     console.print(
         f"load average {load_before[0]:.2f} before, {load_after[0]:.2f} after "
         f"({os.cpu_count()} cores)"
@@ -824,6 +878,7 @@ def main() -> None:
                     "cost_saving_bound": bound,
                     "all_large_cost_usd": all_large,
                     "load_average": [load_before[0], load_after[0]],
+                    "laneway_overhead": overhead,
                     "strategies": summaries,
                 },
                 indent=2,
