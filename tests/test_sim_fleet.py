@@ -105,7 +105,7 @@ def test_two_concurrent_requests_each_take_longer_than_one_alone(
     alone.start()
     alone.join()
     [(start, end)] = served(shared, 1)
-    assert 1.0 <= end - start < 1.5
+    assert 0.99 <= end - start < 1.5
 
     httpx.post(shared.root + "/admin/reset")
     pair = [Timed(shared, body(101, f"pair {i}")) for i in range(2)]
@@ -183,7 +183,7 @@ def test_requests_beyond_the_slots_wait_in_arrival_order(one_slot: SimBackendPro
     stats = wait_for_stats(one_slot, lambda s: s["active"] == 0)
     assert (stats["peak_active"], stats["peak_queued"], stats["slots"]) == (1, 2, 1)
     assert stats["queued"] == 0
-    assert stats["busy_slot_seconds"] >= 3.0
+    assert stats["busy_slot_seconds"] >= 2.99
 
     reset = httpx.post(one_slot.root + "/admin/reset").json()
     assert (reset["peak_active"], reset["peak_queued"], reset["busy_slot_seconds"]) == (0, 0, 0)
@@ -202,7 +202,7 @@ def test_a_queued_stream_sends_nothing_until_it_has_a_slot(one_slot: SimBackendP
         assert "data: [DONE]" in list(lines)
     ahead.join()
     (ahead_start, ahead_end), _ = served(one_slot, 2)
-    assert first_token >= ahead_start + 0.5
+    assert first_token >= ahead_start + 0.49
     assert first_token >= ahead_end
 
 

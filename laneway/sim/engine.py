@@ -24,6 +24,9 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
+TIMER_RESOLUTION = 0.001
+"""Seconds; the event loop's timers are no finer."""
+
 
 class Sequence:
     """One request holding a slot; ``wait_for_work`` paces it on the shared work clock."""
@@ -83,7 +86,9 @@ class Engine:
 
     async def wait_until(self, work: float) -> None:
         loop = asyncio.get_running_loop()
-        while (remaining := work - self.work_clock()) > 0:
+        # Within a timer tick is close enough: uvloop rounds timers to milliseconds, so
+        # waiting out a smaller rest would spin through the loop instead of sleeping.
+        while (remaining := work - self.work_clock()) > TIMER_RESOLUTION:
             waker: asyncio.Future[None] = loop.create_future()
             timer = loop.call_later(remaining / self._speed, _wake, waker)
             self._wakers.add(waker)
