@@ -708,6 +708,7 @@ async def run_laneway(
         await run_strategy(run, arrivals, sims, send, steady_seconds, drain_limit)
         strategies: dict[str, int] = {}
         costs = 0.0
+        stages: dict[str, list[float]] = {"classified": [], "started": [], "first token": []}
         for outcome in run.outcomes:
             if outcome.job_id is None:
                 continue
@@ -716,8 +717,22 @@ async def run_laneway(
             strategy = job.get("strategy") or "?"
             strategies[strategy] = strategies.get(strategy, 0) + 1
             costs += job.get("cost") or 0.0
+            if outcome.arrival.phase == "steady" and job.get("started_at") and job.get("ttft_ms"):
+                # Seconds after submission: classified, taken by a lane worker, first token.
+                created = job["created_at"]
+                stages["classified"].append((job["routed_at"] - created) * 1000)
+                stages["started"].append((job["started_at"] - created) * 1000)
+                stages["first token"].append(
+                    (job["attempts"][-1]["started_at"] - created) * 1000 + job["ttft_ms"]
+                )
+        medians = ", ".join(
+            f"{stage} {statistics.median(values):.0f} ms"
+            for stage, values in stages.items()
+            if values
+        )
         run.notes = (
-            f"classifier strategy per job: {strategies}; laneway's own cost record ${costs:.4f}"
+            f"classifier strategy per job: {strategies}; laneway's own cost record ${costs:.4f}; "
+            f"steady phase, median time after submission until: {medians}"
         )
     return run
 
