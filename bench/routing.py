@@ -320,6 +320,13 @@ async def stream_chat(
     return outcome
 
 
+def http_client() -> httpx.AsyncClient:
+    """No timeout (a queued request hears nothing until it has a slot); idle connections
+    dropped after 2 s, before uvicorn's 5 s keep-alive ends them under a new request."""
+    limits = httpx.Limits(max_connections=None, max_keepalive_connections=64, keepalive_expiry=2)
+    return httpx.AsyncClient(timeout=None, limits=limits)
+
+
 # -- strategies ------------------------------------------------------------------------
 
 
@@ -420,8 +427,7 @@ async def run_strategy(
     drain_limit: float,
 ) -> Run:
     """Replay ``arrivals`` through ``send``; wait at most ``drain_limit`` after the last."""
-    limits = httpx.Limits(max_connections=None, max_keepalive_connections=64)
-    async with httpx.AsyncClient(timeout=None, limits=limits) as client:
+    async with http_client() as client:
         await wait_idle(client, sims)
         await reset_sims(client, sims)
         loop = asyncio.get_running_loop()
@@ -693,8 +699,7 @@ async def run_laneway(
     steady_seconds: float,
     drain_limit: float,
 ) -> Run:
-    limits = httpx.Limits(max_connections=None, max_keepalive_connections=64)
-    async with httpx.AsyncClient(timeout=None, limits=limits) as client:
+    async with http_client() as client:
         url = api_url + "/v1/chat/completions"
         # One request per label first (not measured): connections, the classifier's
         # first call, the workers' first backend calls.
@@ -809,8 +814,7 @@ def main() -> None:
 
         async def direct_runs() -> None:
             open_requests = dict.fromkeys(servers, 0)
-            limits = httpx.Limits(max_connections=None, max_keepalive_connections=64)
-            async with httpx.AsyncClient(timeout=None, limits=limits) as client:
+            async with http_client() as client:
                 strategies: list[tuple[str, str, list[Server], Callable[[Arrival], Server]]] = [
                     ("rr", "round-robin", fleet, RoundRobin(fleet).pick),
                     (
