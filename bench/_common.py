@@ -215,3 +215,69 @@ def laneway_system(
         finally:
             supervisor.stop()
             redis.stop()
+
+
+@contextmanager
+def sim_fleet(specs: list[tuple[str, list[str]]]) -> Iterator[list[SimProcess]]:
+    """Sim backends alone, without laneway: one per ``(name, sim arguments)``, each on a
+    free port, stopped on exit. ``lane`` of each is left empty."""
+    with TemporaryDirectory(prefix="laneway-fleet-") as tmp:
+        supervisor = Supervisor(Path(tmp))
+        env = {k: v for k, v in os.environ.items() if not k.startswith("LANEWAY_")}
+        try:
+            sims: list[SimProcess] = []
+            for name, args in specs:
+                port = free_port()
+                argv = [sys.executable, "-m", "laneway.sim", "--port", str(port)]
+                argv += ["--name", name, *args]
+                sims.append(SimProcess(name, "", port, argv, supervisor.spawn(name, argv, env)))
+            for sim in sims:
+                wait_http(sim.url + "/health")
+            yield sims
+        finally:
+            supervisor.stop()
+
+
+@contextmanager
+def laneway_over(
+    lanes: dict[str, dict[str, Any]],
+    config_overrides: dict[str, Any] | None = None,
+    api_workers: int = 1,
+    ready_timeout: float = 120,
+) -> Iterator[BenchSystem]:
+    """Embedded Redis (AOF on), the classifier, one worker per lane and the API, over
+    backends that already run. ``lanes``: each lane's config section (``backends``,
+    ``concurrency`` ...). The classifier is laneway's default unless the overrides say
+    otherwise."""
+    with TemporaryDirectory(prefix="laneway-bench-") as tmp:
+        base = Path(tmp)
+        redis = EmbeddedRedis(base / "redis").start()
+        supervisor = Supervisor(base)
+        env = {k: v for k, v in os.environ.items() if not k.startswith("LANEWAY_")}
+        try:
+            config = _merge({"redis_url": redis.url, "lanes": lanes}, config_overrides or {})
+            config_path = base / "laneway.yaml"
+            config_path.write_text(yaml.safe_dump(config))
+            env["LANEWAY_CONFIG"] = str(config_path)
+            system = BenchSystem(supervisor, redis.url, "", {}, env, [], {}, config_path)
+            system.start_worker("classify")
+            for lane in LANES:
+                system.start_worker(lane)
+            api_port = free_port()
+            supervisor.spawn(
+                "api",
+                [*LANEWAY, "api", "--port", str(api_port), "--workers", str(api_workers)],
+                env,
+            )
+            wait_for_port("127.0.0.1", api_port, 30)
+            api_url = f"http://127.0.0.1:{api_port}"
+            deadline = time.monotonic() + ready_timeout
+            while httpx.get(api_url + "/readyz", timeout=5).status_code != 200:
+                if time.monotonic() > deadline:
+                    raise RuntimeError(f"laneway did not become ready; logs in {base}/logs")
+                time.sleep(0.2)
+            system.api_url = api_url
+            yield system
+        finally:
+            supervisor.stop()
+            redis.stop()

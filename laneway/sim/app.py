@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
 import time
 from typing import Any
@@ -18,6 +17,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from laneway.sim.config import SimConfig
 from laneway.sim.disconnect import run_unless_disconnected
+from laneway.sim.engine import Engine
 from laneway.sim.errors import ApiError, error_response
 from laneway.sim.faults import Fault, FaultInjector
 from laneway.sim.generation import Answer, response_body, sse_chunks
@@ -32,7 +32,7 @@ def json_response(value: Any, status: int = 200) -> Response:
 
 
 class SimBackend:
-    """Request handlers plus the mutable state they share (faults, stats, concurrency)."""
+    """Request handlers plus the mutable state they share (faults, stats, the engine)."""
 
     def __init__(self, config: SimConfig) -> None:
         self.config = config
@@ -40,9 +40,7 @@ class SimBackend:
         self.models = frozenset(config.models)
         self.faults = FaultInjector(config.faults)
         self.stats = Stats()
-        self.semaphore = (
-            asyncio.Semaphore(config.max_concurrency) if config.max_concurrency > 0 else None
-        )
+        self.engine = Engine(config.max_concurrency, config.batch_slowdown)
         self.created = int(time.time())
 
     # -- plain endpoints -------------------------------------------------------------
@@ -69,6 +67,14 @@ class SimBackend:
             "created": self.created,
             "owned_by": "laneway-sim",
             "max_model_len": self.profile.context_window,
+            "pricing": self._pricing(),
+        }
+
+    def _pricing(self) -> dict[str, Any]:
+        return {
+            "currency": "USD",
+            "input_per_1k_tokens": self.profile.price_per_1k_input,
+            "output_per_1k_tokens": self.profile.price_per_1k_output,
         }
 
     # -- admin -----------------------------------------------------------------------
@@ -93,10 +99,24 @@ class SimBackend:
 
     async def reset_stats(self, request: Request) -> Response:
         self.stats.reset()
+        self.engine.reset_counters()
         return json_response(self._stats_body())
 
     def _stats_body(self) -> dict[str, Any]:
-        return {"name": self.config.name, "model": self.profile.model, **self.stats.snapshot()}
+        profile = self.profile
+        return {
+            "name": self.config.name,
+            "model": profile.model,
+            "profile": {
+                "name": profile.name,
+                "ttft_ms": profile.ttft_ms,
+                "tokens_per_second": profile.tokens_per_second if profile.has_delay else None,
+                "context_window": profile.context_window,
+                "pricing": self._pricing(),
+            },
+            **self.engine.snapshot(),
+            **self.stats.snapshot(),
+        }
 
     # -- completions -----------------------------------------------------------------
 
@@ -161,13 +181,13 @@ class SimBackend:
         )
         if req.stream:
             return SSEResponse(
-                sse_chunks(answer, self.profile),
-                self.semaphore or contextlib.nullcontext(),
+                lambda sequence: sse_chunks(answer, self.profile, sequence),
+                self.engine,
                 lambda outcome, status: self.stats.finish(record, outcome, status),
-                watch_disconnect=self.profile.has_delay or self.semaphore is not None,
+                watch_disconnect=self.profile.has_delay or self.engine.slots > 0,
             )
 
-        if self.profile.has_delay or self.semaphore is not None:
+        if self.profile.has_delay or self.engine.slots > 0:
             occupy = self._occupy(self.profile.generation_seconds(count))
             if not await run_unless_disconnected(request.receive, occupy):
                 self.stats.finish(record, "cancelled", CLIENT_CLOSED)
@@ -176,14 +196,14 @@ class SimBackend:
         return Response(response_body(answer), media_type="application/json")
 
     async def _occupy(self, seconds: float) -> None:
-        """Hold a concurrency slot (if limited) for as long as generation takes."""
-        async with self.semaphore or contextlib.nullcontext():
-            if seconds > 0:
-                await asyncio.sleep(seconds)
+        """Hold a slot of the engine for as long as generation takes."""
+        async with self.engine.sequence() as sequence:
+            if self.profile.has_delay:
+                await sequence.wait_for_work(seconds)
 
     def _completion_length(self, req: CompletionRequest) -> tuple[int, str]:
         window = self.profile.context_window
-        natural = self.profile.default_completion_tokens
+        natural = req.answer_tokens or self.profile.default_completion_tokens
         if req.max_tokens is not None:
             if req.prompt_tokens + req.max_tokens > window:
                 raise self._context_error(req, req.prompt_tokens + req.max_tokens)

@@ -16,7 +16,8 @@ from laneway.sim.server import serve
 _PROFILE_HELP = "Latency/size profile: " + "; ".join(
     f"{p.name} ({p.model}, ttft {p.ttft_ms:g} ms, "
     f"{'no delay' if not p.has_delay else f'{p.tokens_per_second:g} tok/s'}, "
-    f"context {p.context_window}, {p.default_completion_tokens} tokens by default)"
+    f"context {p.context_window}, {p.default_completion_tokens} tokens by default, "
+    f"${p.price_per_1k_input:g}/${p.price_per_1k_output:g} per 1k tokens in/out)"
     for p in PROFILES.values()
 )
 
@@ -46,8 +47,20 @@ def sim_backend(
     hang_seconds: Annotated[float, typer.Option(help="How long a hanging request sleeps.")] = 3600,
     seed: Annotated[int, typer.Option(help="Seed of the fault draws (reproducible faults).")] = 0,
     max_concurrency: Annotated[
-        int, typer.Option(help="Requests served at once; the rest queue. 0 = unlimited.")
+        int,
+        typer.Option(
+            help="Slots: requests served at once; the rest queue, first come first served. "
+            "0 = unlimited."
+        ),
     ] = 0,
+    batch_slowdown: Annotated[
+        float,
+        typer.Option(
+            help="Throughput shared as in a batching server: with n requests active each "
+            "runs at 1/(1 + B*(n-1)) of the profile's speed (time to first token included). "
+            "0 = every request at full speed however many run."
+        ),
+    ] = 0.0,
     ttft_ms: Annotated[
         float | None, typer.Option(help="Override the profile's time to first token (ms).")
     ] = None,
@@ -57,6 +70,12 @@ def sim_backend(
     ] = None,
     context_window: Annotated[
         int | None, typer.Option(help="Override the profile's context window (tokens).")
+    ] = None,
+    price_input: Annotated[
+        float | None, typer.Option(help="Override the price per 1k prompt tokens (USD).")
+    ] = None,
+    price_output: Annotated[
+        float | None, typer.Option(help="Override the price per 1k completion tokens (USD).")
     ] = None,
     insecure: Annotated[
         bool, typer.Option(help="Allow binding to a non-loopback interface.")
@@ -78,13 +97,19 @@ def sim_backend(
         )
     if max_concurrency < 0:
         raise typer.BadParameter("must be >= 0", param_hint="--max-concurrency")
+    if batch_slowdown < 0:
+        raise typer.BadParameter("must be >= 0", param_hint="--batch-slowdown")
     try:
         base = get_profile(profile)
     except ValueError as exc:
         raise typer.BadParameter(str(exc), param_hint="--profile") from None
     try:
         chosen = base.with_overrides(
-            ttft_ms=ttft_ms, tokens_per_second=tokens_per_second, context_window=context_window
+            ttft_ms=ttft_ms,
+            tokens_per_second=tokens_per_second,
+            context_window=context_window,
+            price_per_1k_input=price_input,
+            price_per_1k_output=price_output,
         )
     except ValueError as exc:
         raise typer.BadParameter(str(exc)) from None
@@ -106,5 +131,6 @@ def sim_backend(
         alias=model,
         faults=faults,
         max_concurrency=max_concurrency,
+        batch_slowdown=batch_slowdown,
     )
     serve(config, host, port, fd)

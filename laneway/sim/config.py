@@ -17,7 +17,10 @@ class SimConfig:
     """Extra model name the backend answers to, besides ``profile.model``."""
     faults: FaultSettings = field(default_factory=FaultSettings)
     max_concurrency: int = 0
-    """Requests beyond this many wait for a slot; 0 means unlimited."""
+    """Slots: requests beyond this many wait for one, first come first served; 0 = unlimited."""
+    batch_slowdown: float = 0.0
+    """How much each extra active request slows the others (see ``laneway.sim.engine``);
+    0 keeps every request at the profile's speed however many run."""
 
     @property
     def models(self) -> tuple[str, ...]:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import heapq
 import json
 import os
@@ -12,6 +11,7 @@ from dataclasses import dataclass
 from operator import itemgetter
 from typing import Any
 
+from laneway.sim.engine import Sequence
 from laneway.sim.parsing import Kind
 from laneway.sim.profiles import Profile
 
@@ -165,8 +165,11 @@ def _chunk_choice(index: int, delta: dict[str, Any]) -> str:
     return _dumps({"index": index, "delta": delta, "logprobs": None, "finish_reason": None})
 
 
-async def sse_chunks(answer: Answer, profile: Profile) -> AsyncGenerator[bytes, None]:
-    """Yield ``data: ...`` events paced by the profile; never sleeps when it has no delay."""
+async def sse_chunks(
+    answer: Answer, profile: Profile, sequence: Sequence
+) -> AsyncGenerator[bytes, None]:
+    """Yield ``data: ...`` events paced by the profile on the engine's shared work clock;
+    never sleeps when the profile has no delay."""
     chat = answer.kind == "chat"
     header = (
         _header(answer, "chat.completion.chunk", "chatcmpl")
@@ -183,20 +186,16 @@ async def sse_chunks(answer: Answer, profile: Profile) -> AsyncGenerator[bytes, 
             return f"data: {_dumps(chunk)}\n\n".encode()
         return (prefix + choice + suffix).encode()
 
-    loop = asyncio.get_running_loop()
-    start = loop.time()
     pace = profile.has_delay
     seconds_per_token = profile.seconds_per_token
-    due = start + profile.ttft_seconds
+    ttft = profile.ttft_seconds
 
     streams = [_choice_events(answer, c, tokens) for c, tokens in enumerate(answer.choices)]
     # Choices are generated side by side: their chunks interleave token by token.
     merged = streams[0] if len(streams) == 1 else heapq.merge(*streams, key=itemgetter(0))
     for i, choice in merged:
         if pace:
-            delay = due + i * seconds_per_token - loop.time()
-            if delay > 0:
-                await asyncio.sleep(delay)
+            await sequence.wait_for_work(ttft + i * seconds_per_token)
         yield event(choice)
 
     finish = _dumps(answer.finish)

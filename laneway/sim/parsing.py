@@ -15,6 +15,9 @@ from laneway.sim.textgen import estimate_tokens
 
 Kind = Literal["chat", "completion"]
 MAX_CHOICES = 16
+ANSWER_TOKENS_KEY = "sim_answer_tokens"
+"""``metadata`` key giving the natural length of the answer (a real model decides that
+from the prompt; the sim is told). ``max_tokens`` still cuts the answer short."""
 
 
 @dataclass(slots=True)
@@ -29,6 +32,8 @@ class CompletionRequest:
     n: int = 1
     tools: tuple[str, ...] = ()
     """Names of the functions the answer calls (chat requests with ``tools``)."""
+    answer_tokens: int | None = None
+    """The natural answer's length from ``metadata``; None: the profile's default."""
 
 
 def parse_body(raw: bytes) -> dict[str, Any]:
@@ -86,8 +91,31 @@ def parse_completion_request(kind: Kind, body: dict[str, Any]) -> CompletionRequ
         include_usage = bool(usage_flag)
 
     return CompletionRequest(
-        kind, model, prompt, prompt_tokens, max_tokens, stream, include_usage, n, tools
+        kind,
+        model,
+        prompt,
+        prompt_tokens,
+        max_tokens,
+        stream,
+        include_usage,
+        n,
+        tools,
+        _answer_tokens(body.get("metadata")),
     )
+
+
+def _answer_tokens(metadata: Any) -> int | None:
+    if not isinstance(metadata, dict) or metadata.get(ANSWER_TOKENS_KEY) is None:
+        return None
+    value = metadata[ANSWER_TOKENS_KEY]
+    param = f"metadata.{ANSWER_TOKENS_KEY}"
+    if isinstance(value, str) and value.isdigit():  # OpenAI's metadata values are strings
+        value = int(value)
+    if type(value) is not int or value < 1:
+        raise ApiError(
+            400, f"'{param}' must be a positive integer.", param=param, code="invalid_value"
+        )
+    return value
 
 
 def _called_functions(body: dict[str, Any]) -> tuple[str, ...]:
