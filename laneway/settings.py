@@ -179,6 +179,12 @@ class WorkerConfig(Strict):
         gt=0,
         description="a worker silent this long is dead: its running jobs go to a live worker",
     )
+    slot_lease_seconds: float = Field(
+        default=5.0,
+        ge=1.0,
+        description="a backend call's slot (max_concurrency, fleet-wide) is renewed while "
+        "the call runs; a killed worker's slots come back after this long",
+    )
 
     @model_validator(mode="after")
     def _limits_ordered(self) -> WorkerConfig:

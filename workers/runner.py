@@ -23,6 +23,7 @@ this delivery is refused, so a late answer can never be a second one.
 from __future__ import annotations
 
 import logging
+import random
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -37,7 +38,8 @@ from laneway.runtime import Runtime
 from laneway.settings import BackendConfig
 from laneway.store import FinishGuard
 from laneway.wire import Priority
-from workers.backends import BackendClient, BackendError, BackendReply, Balancer, ErrorKind
+from workers.backends import BackendClient, BackendError, BackendReply, ErrorKind
+from workers.balancing import FleetSlots, Slot, candidates
 from workers.breaker import Breakers
 from workers.cancel import CallCancelled, CancelRegistry, CancelToken
 from workers.policy import backoff, fallback_lane, larger_context_lane
@@ -51,7 +53,7 @@ class LaneWorkerContext:
     """What a lane worker process shares between its threads."""
 
     client: BackendClient
-    balancers: dict[Lane, Balancer]
+    slots: FleetSlots
     cancels: CancelRegistry
     breakers: Breakers
     owner: str
@@ -77,6 +79,8 @@ def cost_of(usage: dict[str, Any], backend: BackendConfig) -> float | None:
 
 
 DEADLINE_EXCEEDED = "deadline_exceeded"
+SLOT_WAIT_SECONDS = 0.5
+"""A job whose lane's backends are all full waits this long (up to twice, at random)."""
 
 
 def fail_delivery(rt: Runtime, job_id: str, owner: str, started: bool, exc: Exception) -> str:
@@ -112,7 +116,8 @@ class JobRunner:
         self.settings = rt.settings
         self.retry = rt.settings.retry
         self.backends = rt.settings.lanes[lane].backends
-        self.balancer = ctx.balancers[lane]
+        self.slot: Slot | None = None
+        """The call slot this delivery holds on a backend (see workers/balancing.py)."""
         self.deadline = time.time() + self.retry.job_deadline_seconds
         # This delivery must end before Redis would hand its message to another worker.
         self.delivery_ends = time.monotonic() + rt.settings.worker.task_soft_time_limit
@@ -120,7 +125,15 @@ class JobRunner:
     def run(self) -> str:
         failpoint("lane.start")
         healthy = self.ctx.breakers.available(self.backends)
-        backend = self.balancer.choose(prefer_model=self.prefer_model, among=healthy)
+        self.slot = self.ctx.slots.take(candidates(healthy, self.prefer_model), self.job_id)
+        try:
+            return self.take_job(bool(healthy))
+        finally:
+            if self.slot is not None:
+                self.ctx.slots.release(self.slot)
+
+    def take_job(self, healthy: bool) -> str:
+        backend = self.slot.backend if self.slot else None
         attempt = open_attempt(backend, self.lane) if backend else None
         started = self.rt.store.start(
             self.job_id,
@@ -147,7 +160,7 @@ class JobRunner:
             # a second answer would be appended to the first, so the job fails.
             return self.fail(None, "the worker streaming this job died mid-stream", "lost")
         if backend is None or attempt is None:
-            return self.no_backend_available()
+            return self.wait_for_slot(None) if healthy else self.no_backend_available()
         with self.ctx.cancels.call(self.job_id) as token:
             return self.call_backends(
                 backend, attempt, JobKind(started.kind or JobKind.CHAT), started.request, token
@@ -178,10 +191,9 @@ class JobRunner:
             on_chunk = self.chunk_sink(chunks) if chunks else None
             try:
                 failpoint("lane.call")
-                with self.balancer.using(backend):
-                    reply = self.ctx.client.call(
-                        backend, kind, request, token, on_chunk, self.call_ends()
-                    )
+                reply = self.ctx.client.call(
+                    backend, kind, request, token, on_chunk, self.call_ends()
+                )
             except CallCancelled:
                 log.info("job %s: cancelled during the call to %s", self.job_id, backend.name)
                 return "cancelled"
@@ -201,8 +213,8 @@ class JobRunner:
                     return self.fail(failed, str(exc), exc.kind, exc.param)
                 if exc.kind is ErrorKind.CONTEXT_LENGTH:
                     return self.move_for_context(failed, request, str(exc))
-                nxt = self.next_backend(tried, failures)
-                if nxt is None:
+                healthy = self.ctx.breakers.available(self.backends)
+                if failures >= self.retry.max_attempts_per_lane or not healthy:
                     return self.fall_back(failed, str(exc))
                 delay = backoff(self.retry, failures, exc.retry_after)
                 if (
@@ -212,7 +224,13 @@ class JobRunner:
                     return self.fall_back(failed, str(exc))
                 if token.cancelled.wait(delay):
                     return "cancelled"
-                backend, attempt = nxt, open_attempt(nxt, self.lane)
+                # another backend of the lane, the same one again only if it is the last
+                untried = [b for b in healthy if b.name not in tried]
+                pool = candidates(untried or healthy, self.prefer_model)
+                self.slot = self.ctx.slots.take(pool, self.job_id, give_back=self.slot)
+                if self.slot is None:
+                    return self.wait_for_slot(failed)
+                backend, attempt = self.slot.backend, open_attempt(self.slot.backend, self.lane)
                 failpoint("lane.retry")
                 recorded = self.rt.store.record_attempt(self.job_id, failed, attempt, self.owner)
                 if recorded != "ok":
@@ -232,14 +250,6 @@ class JobRunner:
                 failpoint("lane.chunk")
 
         return add
-
-    def next_backend(self, tried: set[str], failures: int) -> BackendConfig | None:
-        """Another healthy backend of the lane; the same one again only if it is the last."""
-        if failures >= self.retry.max_attempts_per_lane:
-            return None
-        healthy = self.ctx.breakers.available(self.backends)
-        untried = [b for b in healthy if b.name not in tried]
-        return self.balancer.choose(prefer_model=self.prefer_model, among=untried or healthy)
 
     def succeed(self, backend: BackendConfig, attempt: dict[str, Any], reply: BackendReply) -> str:
         latency = round(reply.latency_ms, 2)
@@ -349,6 +359,16 @@ class JobRunner:
         if target is None:
             return self.fail(attempt, error, ErrorKind.CONTEXT_LENGTH)
         return self.hand_on(target, attempt, f"context too long for {self.lane}: {error}")
+
+    def wait_for_slot(self, attempt: dict[str, Any] | None) -> str:
+        """Every backend that may take the call is at its ``max_concurrency`` fleet-wide:
+        the job goes back to its lane's queue for a moment (not a failed attempt, and
+        the message is a fresh one, so no delivery counts against it as poison)."""
+        wait = SLOT_WAIT_SECONDS * (1 + random.random())
+        if time.time() + wait >= self.deadline:
+            return self.deadline_exceeded(attempt)
+        reason = f"waiting {wait:.1f}s: every backend of {self.lane} is at its max_concurrency"
+        return self.hand_on(self.lane, attempt, reason, countdown=wait)
 
     def no_backend_available(self) -> str:
         if not self.backends:
