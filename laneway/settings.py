@@ -36,7 +36,7 @@ class BackendConfig(Strict):
     model: str = Field(min_length=1, description="model name sent to the backend")
     weight: float = Field(default=1.0, gt=0)
     max_concurrency: int = Field(
-        default=16, ge=1, description="most calls one worker process makes to it at once"
+        default=16, ge=1, description="most calls to it at once, across every worker process"
     )
     context_window: int = Field(default=8192, ge=1, description="tokens")
     price_per_1k_input: float = Field(default=0.0, ge=0)

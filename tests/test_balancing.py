@@ -8,7 +8,9 @@ import time
 import redis
 
 from laneway import keys
+from laneway.jobs import JobStatus
 from laneway.settings import BackendConfig, LaneConfig
+from laneway.store import JobStore
 from workers.balancing import FleetSlots, candidates, in_flight
 
 
@@ -125,3 +127,20 @@ def test_worker_concurrency_never_exceeds_what_the_backends_take_together() -> N
     assert lane.worker_concurrency == 5
     assert LaneConfig(concurrency=4, backends=[backend("a", 8)]).worker_concurrency == 4
     assert LaneConfig(concurrency=4).worker_concurrency == 4  # no backends yet
+
+
+def test_a_slot_goes_back_in_the_round_trip_of_the_jobs_final_write(r: redis.Redis) -> None:
+    only = backend("r-only", max_concurrency=1)
+    fresh(r, only.name)
+    slots = FleetSlots(r, 5.0)
+    store = JobStore(r, ttl=60)
+    for flushed in (False, True):  # also after Redis lost its script cache
+        if flushed:
+            r.script_flush()
+        slot = slots.take([only])
+        assert slot is not None and in_flight(r, only.name) == 1
+        reply = store.finish(
+            "no-such-job", JobStatus.FAILED, {"error": "x"}, alongside=slots.release_with(slot)
+        )
+        assert reply == "missing"  # the script ran, and the slot is back
+        assert in_flight(r, only.name) == 0 and slots.held() == []

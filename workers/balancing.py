@@ -14,7 +14,7 @@ import logging
 import random
 import secrets
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import redis
@@ -108,6 +108,11 @@ class FleetSlots:
             self._redis.zrem(slot.key, slot.token)
         except redis.RedisError as exc:
             log.warning("slot on %s not given back (%s); its lease lapses", slot.backend.name, exc)
+
+    def release_with(self, slot: Slot) -> Callable[[redis.client.Pipeline], object]:
+        """``slot``'s release as a command for a pipeline another write sends anyway."""
+        self.forget(slot)
+        return lambda pipe: pipe.zrem(slot.key, slot.token)
 
     def held(self) -> list[Slot]:
         with self._lock:

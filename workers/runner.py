@@ -8,6 +8,9 @@ The decisions, in order:
 - no backend of the lane may take calls (breakers open) → a fallback lane that
   has one, else wait in this lane (re-published with a countdown), up to the
   job's deadline;
+- every backend of the lane that may take calls is at its ``max_concurrency``,
+  counted across the fleet (see workers/balancing.py) → wait in this lane
+  (re-published with a short countdown: no attempt, no delivery counted);
 - a call fails retryably (connect error, timeout, 5xx, 429) → another healthy
   backend of the lane after a backoff, up to ``max_attempts_per_lane``, then the
   lane's fallback chain, then the dead-letter store;
@@ -28,6 +31,8 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
+
+import redis
 
 from laneway.celery_app import RUN_TASK
 from laneway.failpoints import failpoint
@@ -268,6 +273,7 @@ class JobRunner:
             },
             closed(attempt, "succeeded", latency_ms=latency),
             guard=FinishGuard(self.owner),
+            alongside=self.slot_release(),
         )
         if recorded == "superseded":
             log.warning(
@@ -276,6 +282,11 @@ class JobRunner:
                 self.job_id,
             )
         return recorded
+
+    def slot_release(self) -> Callable[[redis.client.Pipeline], object] | None:
+        """Giving back the held call slot, sent along with the job's final write."""
+        slot, self.slot = self.slot, None
+        return self.ctx.slots.release_with(slot) if slot else None
 
     def fail(
         self,
@@ -287,7 +298,12 @@ class JobRunner:
         """Fail the job; ``attempt`` is the closed one (None: an open one closes as error)."""
         fields = {"error": error, "error_type": str(kind), "error_param": param}
         return self.rt.store.finish(
-            self.job_id, JobStatus.FAILED, fields, attempt, guard=FinishGuard(self.owner)
+            self.job_id,
+            JobStatus.FAILED,
+            fields,
+            attempt,
+            guard=FinishGuard(self.owner),
+            alongside=self.slot_release(),
         )
 
     def dead(self, attempt: dict[str, Any] | None, error: str, kind: str = "exhausted") -> str:
@@ -299,6 +315,7 @@ class JobRunner:
             attempt,
             dead_letter=True,
             guard=FinishGuard(self.owner),
+            alongside=self.slot_release(),
         )
         if reply == "ok":
             log.error("job %s dead-lettered: %s", self.job_id, error)
