@@ -9,8 +9,9 @@ The decisions, in order:
   has one, else wait in this lane (re-published with a countdown), up to the
   job's deadline;
 - every backend of the lane that may take calls is at its ``max_concurrency``,
-  counted across the fleet (see workers/balancing.py) → wait in this lane
-  (re-published with a short countdown: no attempt, no delivery counted);
+  counted across the fleet (see workers/balancing.py) → wait for a slot in the
+  worker's thread (up to 30 s), then in this lane's queue (re-published with a
+  short countdown: no attempt, no delivery counted);
 - a call fails retryably (connect error, timeout, 5xx, 429) → another healthy
   backend of the lane after a backoff, up to ``max_attempts_per_lane``, then the
   lane's fallback chain, then the dead-letter store;
@@ -34,6 +35,7 @@ from typing import Any
 
 import redis
 
+from laneway import keys
 from laneway.celery_app import RUN_TASK
 from laneway.failpoints import failpoint
 from laneway.jobs import JobKind, JobStatus
@@ -85,7 +87,12 @@ def cost_of(usage: dict[str, Any], backend: BackendConfig) -> float | None:
 
 DEADLINE_EXCEEDED = "deadline_exceeded"
 SLOT_WAIT_SECONDS = 0.5
-"""A job whose lane's backends are all full waits this long (up to twice, at random)."""
+"""After waiting in its thread, a job whose lane is still full goes back to its queue
+for this long (up to twice, at random)."""
+SLOT_AWAIT_SECONDS = 30.0
+"""How long one delivery waits in its thread for a slot before going back to its queue."""
+SLOT_POLL_SECONDS = 0.1
+"""Mean interval between two tries for a slot while waiting."""
 
 
 def fail_delivery(rt: Runtime, job_id: str, owner: str, started: bool, exc: Exception) -> str:
@@ -131,6 +138,8 @@ class JobRunner:
         failpoint("lane.start")
         healthy = self.ctx.breakers.available(self.backends)
         self.slot = self.ctx.slots.take(candidates(healthy, self.prefer_model), self.job_id)
+        if self.slot is None and healthy:
+            self.slot = self.await_slot(healthy)
         try:
             return self.take_job(bool(healthy))
         finally:
@@ -376,6 +385,25 @@ class JobRunner:
         if target is None:
             return self.fail(attempt, error, ErrorKind.CONTEXT_LENGTH)
         return self.hand_on(target, attempt, f"context too long for {self.lane}: {error}")
+
+    def await_slot(self, healthy: list[BackendConfig]) -> Slot | None:
+        """Every backend is at its ``max_concurrency`` fleet-wide: wait for a slot in this
+        thread, holding the message. With prefetch 1 a waiting thread takes no other
+        message, so the rest of the lane's jobs stay in its queue (where backpressure
+        counts them) and the polling is bounded by the workers' threads, not by the
+        queue. A countdown re-publish instead would become an ETA task that Celery
+        reserves beyond the prefetch limit, draining the queue into worker memory."""
+        self.rt.redis.hincrby(keys.STATS, f"slot_waits|{self.lane}", 1)
+        give_up = min(
+            time.monotonic() + SLOT_AWAIT_SECONDS,
+            self.delivery_ends - self.settings.worker.read_timeout_seconds,
+        )
+        while time.monotonic() < give_up and time.time() < self.deadline:
+            time.sleep(SLOT_POLL_SECONDS * (0.5 + random.random()))
+            slot = self.ctx.slots.take(candidates(healthy, self.prefer_model), self.job_id)
+            if slot is not None:
+                return slot
+        return None
 
     def wait_for_slot(self, attempt: dict[str, Any] | None) -> str:
         """Every backend that may take the call is at its ``max_concurrency`` fleet-wide:
