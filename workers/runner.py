@@ -10,7 +10,7 @@ The decisions, in order:
   job's deadline;
 - every backend of the lane that may take calls is at its ``max_concurrency``,
   counted across the fleet (see workers/balancing.py) → wait for a slot in the
-  worker's thread (up to 30 s), then in this lane's queue (re-published with a
+  worker's thread (up to 10 s), then in this lane's queue (re-published with a
   short countdown: no attempt, no delivery counted);
 - a call fails retryably (connect error, timeout, 5xx, 429) → another healthy
   backend of the lane after a backoff, up to ``max_attempts_per_lane``, then the
@@ -89,8 +89,10 @@ DEADLINE_EXCEEDED = "deadline_exceeded"
 SLOT_WAIT_SECONDS = 0.5
 """After waiting in its thread, a job whose lane is still full goes back to its queue
 for this long (up to twice, at random)."""
-SLOT_AWAIT_SECONDS = 30.0
-"""How long one delivery waits in its thread for a slot before going back to its queue."""
+SLOT_AWAIT_SECONDS = 10.0
+"""How long one delivery waits in its thread for a slot before going back to its queue
+(at most a third of ``lost_message_grace_seconds``: a message held longer unstarted is
+taken for lost and sent again)."""
 SLOT_POLL_SECONDS = 0.1
 """Mean interval between two tries for a slot while waiting."""
 
@@ -396,6 +398,7 @@ class JobRunner:
         self.rt.redis.hincrby(keys.STATS, f"slot_waits|{self.lane}", 1)
         give_up = min(
             time.monotonic() + SLOT_AWAIT_SECONDS,
+            time.monotonic() + self.retry.lost_message_grace_seconds / 3,
             self.delivery_ends - self.settings.worker.read_timeout_seconds,
         )
         while time.monotonic() < give_up and time.time() < self.deadline:
