@@ -90,3 +90,8 @@ def rate_bucket(key_id: str, dimension: str) -> str:
 def monthly_tokens(key_id: str, month: str) -> str:
     """Tokens a key used in ``month`` (``YYYY-MM``, UTC)."""
     return f"{PREFIX}quota:{key_id}:{month}"
+
+
+def slots(backend: str) -> str:
+    """A backend's call slots in use, fleet-wide: holder -> lease expiry (Redis's clock)."""
+    return f"{PREFIX}slots:{backend}"

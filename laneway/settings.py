@@ -36,7 +36,7 @@ class BackendConfig(Strict):
     model: str = Field(min_length=1, description="model name sent to the backend")
     weight: float = Field(default=1.0, gt=0)
     max_concurrency: int = Field(
-        default=16, ge=1, description="most calls one worker process makes to it at once"
+        default=16, ge=1, description="most calls to it at once, across every worker process"
     )
     context_window: int = Field(default=8192, ge=1, description="tokens")
     price_per_1k_input: float = Field(default=0.0, ge=0)
@@ -178,6 +178,12 @@ class WorkerConfig(Strict):
         default=15.0,
         gt=0,
         description="a worker silent this long is dead: its running jobs go to a live worker",
+    )
+    slot_lease_seconds: float = Field(
+        default=5.0,
+        ge=1.0,
+        description="a backend call's slot (max_concurrency, fleet-wide) is renewed while "
+        "the call runs; a killed worker's slots come back after this long",
     )
 
     @model_validator(mode="after")

@@ -19,6 +19,7 @@ from typing import Any, ClassVar, cast
 
 import redis
 import redis.asyncio as aioredis
+from redis.commands.core import Script
 
 from laneway import keys
 from laneway.jobs import Job, JobStatus
@@ -436,10 +437,12 @@ class JobStore:
         attempt: Mapping[str, Any] | None = None,
         dead_letter: bool = False,
         guard: FinishGuard | None = None,
+        alongside: Callable[[redis.client.Pipeline], object] | None = None,
     ) -> str:
         """Record the final outcome (never over another); ``dead_letter`` also files
         the job in the dead-letter stream for ``laneway dead``. Without a closed
-        ``attempt``, an attempt still open is closed as ``error`` with the job's error."""
+        ``attempt``, an attempt still open is closed as ``error`` with the job's error.
+        ``alongside`` adds commands sent in the same round trip, before the script."""
         guard = guard or FinishGuard()
         now = time.time()
         all_fields = {"status": status.value, "finished_at": now, "updated_at": now, **fields}
@@ -453,9 +456,10 @@ class JobStore:
             for name, value in (("error", error), ("error_type", fields.get("error_type")))
             if value is not None
         )
-        reply = self._finish(
-            keys=call_keys,
-            args=[
+        reply = self._run(
+            self._finish,
+            call_keys,
+            [
                 guard.owner,
                 "1" if guard.allow_free else "0",
                 guard.status.value if guard.status else "",
@@ -466,8 +470,29 @@ class JobStore:
                 event,
                 *flatten(all_fields),
             ],
+            alongside,
         )
         return str(reply)
+
+    def _run(
+        self,
+        script: Script,
+        call_keys: list[str],
+        args: list[str],
+        alongside: Callable[[redis.client.Pipeline], object] | None,
+    ) -> Any:
+        if alongside is None:
+            return script(keys=call_keys, args=args)
+        # EVALSHA by hand: a Script in a pipeline costs a SCRIPT EXISTS round trip first
+        with self.redis.pipeline(transaction=False) as pipe:
+            alongside(pipe)
+            pipe.evalsha(script.sha, len(call_keys), *call_keys, *args)
+            reply = pipe.execute(raise_on_error=False)[-1]
+        if isinstance(reply, redis.exceptions.NoScriptError):
+            return script(keys=call_keys, args=args)  # not run: Redis lost its script cache
+        if isinstance(reply, Exception):
+            raise reply
+        return reply
 
     def fail_internal(
         self, job_id: str, reason: str, guard: FinishGuard, tries: int = INTERNAL_ERROR_TRIES

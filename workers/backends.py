@@ -3,11 +3,8 @@
 from __future__ import annotations
 
 import email.utils
-import random
-import threading
 import time
-from collections.abc import Callable, Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
@@ -297,51 +294,3 @@ class BackendClient:
             ttft = (assembly.first_token_at - started) * 1000
         body = assembly.response(dict(request))
         return body, ttft
-
-
-class Balancer:
-    """Least in-flight calls per unit of weight, among this process's calls, on backends
-    below their ``max_concurrency``; ties are broken at random in proportion to weight.
-
-    With prefetch 1 and acks_late, Celery already hands each job to the least
-    busy worker; this spreads one worker's calls over the lane's backends.
-    """
-
-    def __init__(self, backends: list[BackendConfig]) -> None:
-        self.backends = backends
-        self._in_flight = {b.name: 0 for b in backends}
-        self._lock = threading.Lock()
-
-    def choose(
-        self,
-        exclude: frozenset[str] = frozenset(),
-        prefer_model: str | None = None,
-        among: list[BackendConfig] | None = None,
-    ) -> BackendConfig | None:
-        """The least loaded of ``among`` (default: all backends) not in ``exclude``;
-        backends serving ``prefer_model`` first."""
-        pool = self.backends if among is None else among
-        with self._lock:
-            candidates = [b for b in pool if b.name not in exclude]
-            if not candidates:
-                return None
-            preferred = [b for b in candidates if b.model == prefer_model]
-            candidates = preferred or candidates
-            # A backend at its max_concurrency takes no more calls while another has
-            # room (the lane's worker concurrency never exceeds their sum together).
-            candidates = [
-                b for b in candidates if self._in_flight[b.name] < b.max_concurrency
-            ] or candidates
-            best = min(self._in_flight[b.name] / b.weight for b in candidates)
-            ties = [b for b in candidates if self._in_flight[b.name] / b.weight == best]
-            return random.choices(ties, weights=[b.weight for b in ties])[0]
-
-    @contextmanager
-    def using(self, backend: BackendConfig) -> Iterator[None]:
-        with self._lock:
-            self._in_flight[backend.name] += 1
-        try:
-            yield
-        finally:
-            with self._lock:
-                self._in_flight[backend.name] -= 1

@@ -8,6 +8,10 @@ The decisions, in order:
 - no backend of the lane may take calls (breakers open) → a fallback lane that
   has one, else wait in this lane (re-published with a countdown), up to the
   job's deadline;
+- every backend of the lane that may take calls is at its ``max_concurrency``,
+  counted across the fleet (see workers/balancing.py) → wait for a slot in the
+  worker's thread (up to 10 s), then in this lane's queue (re-published with a
+  short countdown: no attempt, no delivery counted);
 - a call fails retryably (connect error, timeout, 5xx, 429) → another healthy
   backend of the lane after a backoff, up to ``max_attempts_per_lane``, then the
   lane's fallback chain, then the dead-letter store;
@@ -23,11 +27,15 @@ this delivery is refused, so a late answer can never be a second one.
 from __future__ import annotations
 
 import logging
+import random
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+import redis
+
+from laneway import keys
 from laneway.celery_app import RUN_TASK
 from laneway.failpoints import failpoint
 from laneway.jobs import JobKind, JobStatus
@@ -37,7 +45,8 @@ from laneway.runtime import Runtime
 from laneway.settings import BackendConfig
 from laneway.store import FinishGuard
 from laneway.wire import Priority
-from workers.backends import BackendClient, BackendError, BackendReply, Balancer, ErrorKind
+from workers.backends import BackendClient, BackendError, BackendReply, ErrorKind
+from workers.balancing import FleetSlots, Slot, candidates
 from workers.breaker import Breakers
 from workers.cancel import CallCancelled, CancelRegistry, CancelToken
 from workers.policy import backoff, fallback_lane, larger_context_lane
@@ -51,7 +60,7 @@ class LaneWorkerContext:
     """What a lane worker process shares between its threads."""
 
     client: BackendClient
-    balancers: dict[Lane, Balancer]
+    slots: FleetSlots
     cancels: CancelRegistry
     breakers: Breakers
     owner: str
@@ -77,6 +86,15 @@ def cost_of(usage: dict[str, Any], backend: BackendConfig) -> float | None:
 
 
 DEADLINE_EXCEEDED = "deadline_exceeded"
+SLOT_WAIT_SECONDS = 0.5
+"""After waiting in its thread, a job whose lane is still full goes back to its queue
+for this long (up to twice, at random)."""
+SLOT_AWAIT_SECONDS = 10.0
+"""How long one delivery waits in its thread for a slot before going back to its queue
+(at most a third of ``lost_message_grace_seconds``: a message held longer unstarted is
+taken for lost and sent again)."""
+SLOT_POLL_SECONDS = 0.1
+"""Mean interval between two tries for a slot while waiting."""
 
 
 def fail_delivery(rt: Runtime, job_id: str, owner: str, started: bool, exc: Exception) -> str:
@@ -112,7 +130,8 @@ class JobRunner:
         self.settings = rt.settings
         self.retry = rt.settings.retry
         self.backends = rt.settings.lanes[lane].backends
-        self.balancer = ctx.balancers[lane]
+        self.slot: Slot | None = None
+        """The call slot this delivery holds on a backend (see workers/balancing.py)."""
         self.deadline = time.time() + self.retry.job_deadline_seconds
         # This delivery must end before Redis would hand its message to another worker.
         self.delivery_ends = time.monotonic() + rt.settings.worker.task_soft_time_limit
@@ -120,7 +139,17 @@ class JobRunner:
     def run(self) -> str:
         failpoint("lane.start")
         healthy = self.ctx.breakers.available(self.backends)
-        backend = self.balancer.choose(prefer_model=self.prefer_model, among=healthy)
+        self.slot = self.ctx.slots.take(candidates(healthy, self.prefer_model), self.job_id)
+        if self.slot is None and healthy:
+            self.slot = self.await_slot(healthy)
+        try:
+            return self.take_job(bool(healthy))
+        finally:
+            if self.slot is not None:
+                self.ctx.slots.release(self.slot)
+
+    def take_job(self, healthy: bool) -> str:
+        backend = self.slot.backend if self.slot else None
         attempt = open_attempt(backend, self.lane) if backend else None
         started = self.rt.store.start(
             self.job_id,
@@ -147,7 +176,7 @@ class JobRunner:
             # a second answer would be appended to the first, so the job fails.
             return self.fail(None, "the worker streaming this job died mid-stream", "lost")
         if backend is None or attempt is None:
-            return self.no_backend_available()
+            return self.wait_for_slot(None) if healthy else self.no_backend_available()
         with self.ctx.cancels.call(self.job_id) as token:
             return self.call_backends(
                 backend, attempt, JobKind(started.kind or JobKind.CHAT), started.request, token
@@ -178,10 +207,9 @@ class JobRunner:
             on_chunk = self.chunk_sink(chunks) if chunks else None
             try:
                 failpoint("lane.call")
-                with self.balancer.using(backend):
-                    reply = self.ctx.client.call(
-                        backend, kind, request, token, on_chunk, self.call_ends()
-                    )
+                reply = self.ctx.client.call(
+                    backend, kind, request, token, on_chunk, self.call_ends()
+                )
             except CallCancelled:
                 log.info("job %s: cancelled during the call to %s", self.job_id, backend.name)
                 return "cancelled"
@@ -201,8 +229,8 @@ class JobRunner:
                     return self.fail(failed, str(exc), exc.kind, exc.param)
                 if exc.kind is ErrorKind.CONTEXT_LENGTH:
                     return self.move_for_context(failed, request, str(exc))
-                nxt = self.next_backend(tried, failures)
-                if nxt is None:
+                healthy = self.ctx.breakers.available(self.backends)
+                if failures >= self.retry.max_attempts_per_lane or not healthy:
                     return self.fall_back(failed, str(exc))
                 delay = backoff(self.retry, failures, exc.retry_after)
                 if (
@@ -212,7 +240,13 @@ class JobRunner:
                     return self.fall_back(failed, str(exc))
                 if token.cancelled.wait(delay):
                     return "cancelled"
-                backend, attempt = nxt, open_attempt(nxt, self.lane)
+                # another backend of the lane, the same one again only if it is the last
+                untried = [b for b in healthy if b.name not in tried]
+                pool = candidates(untried or healthy, self.prefer_model)
+                self.slot = self.ctx.slots.take(pool, self.job_id, give_back=self.slot)
+                if self.slot is None:
+                    return self.wait_for_slot(failed)
+                backend, attempt = self.slot.backend, open_attempt(self.slot.backend, self.lane)
                 failpoint("lane.retry")
                 recorded = self.rt.store.record_attempt(self.job_id, failed, attempt, self.owner)
                 if recorded != "ok":
@@ -233,14 +267,6 @@ class JobRunner:
 
         return add
 
-    def next_backend(self, tried: set[str], failures: int) -> BackendConfig | None:
-        """Another healthy backend of the lane; the same one again only if it is the last."""
-        if failures >= self.retry.max_attempts_per_lane:
-            return None
-        healthy = self.ctx.breakers.available(self.backends)
-        untried = [b for b in healthy if b.name not in tried]
-        return self.balancer.choose(prefer_model=self.prefer_model, among=untried or healthy)
-
     def succeed(self, backend: BackendConfig, attempt: dict[str, Any], reply: BackendReply) -> str:
         latency = round(reply.latency_ms, 2)
         usage = reply.body.get("usage") or {}
@@ -258,6 +284,7 @@ class JobRunner:
             },
             closed(attempt, "succeeded", latency_ms=latency),
             guard=FinishGuard(self.owner),
+            alongside=self.slot_release(),
         )
         if recorded == "superseded":
             log.warning(
@@ -266,6 +293,11 @@ class JobRunner:
                 self.job_id,
             )
         return recorded
+
+    def slot_release(self) -> Callable[[redis.client.Pipeline], object] | None:
+        """Giving back the held call slot, sent along with the job's final write."""
+        slot, self.slot = self.slot, None
+        return self.ctx.slots.release_with(slot) if slot else None
 
     def fail(
         self,
@@ -277,7 +309,12 @@ class JobRunner:
         """Fail the job; ``attempt`` is the closed one (None: an open one closes as error)."""
         fields = {"error": error, "error_type": str(kind), "error_param": param}
         return self.rt.store.finish(
-            self.job_id, JobStatus.FAILED, fields, attempt, guard=FinishGuard(self.owner)
+            self.job_id,
+            JobStatus.FAILED,
+            fields,
+            attempt,
+            guard=FinishGuard(self.owner),
+            alongside=self.slot_release(),
         )
 
     def dead(self, attempt: dict[str, Any] | None, error: str, kind: str = "exhausted") -> str:
@@ -289,6 +326,7 @@ class JobRunner:
             attempt,
             dead_letter=True,
             guard=FinishGuard(self.owner),
+            alongside=self.slot_release(),
         )
         if reply == "ok":
             log.error("job %s dead-lettered: %s", self.job_id, error)
@@ -349,6 +387,36 @@ class JobRunner:
         if target is None:
             return self.fail(attempt, error, ErrorKind.CONTEXT_LENGTH)
         return self.hand_on(target, attempt, f"context too long for {self.lane}: {error}")
+
+    def await_slot(self, healthy: list[BackendConfig]) -> Slot | None:
+        """Every backend is at its ``max_concurrency`` fleet-wide: wait for a slot in this
+        thread, holding the message. With prefetch 1 a waiting thread takes no other
+        message, so the rest of the lane's jobs stay in its queue (where backpressure
+        counts them) and the polling is bounded by the workers' threads, not by the
+        queue. A countdown re-publish instead would become an ETA task that Celery
+        reserves beyond the prefetch limit, draining the queue into worker memory."""
+        self.rt.redis.hincrby(keys.STATS, f"slot_waits|{self.lane}", 1)
+        give_up = min(
+            time.monotonic() + SLOT_AWAIT_SECONDS,
+            time.monotonic() + self.retry.lost_message_grace_seconds / 3,
+            self.delivery_ends - self.settings.worker.read_timeout_seconds,
+        )
+        while time.monotonic() < give_up and time.time() < self.deadline:
+            time.sleep(SLOT_POLL_SECONDS * (0.5 + random.random()))
+            slot = self.ctx.slots.take(candidates(healthy, self.prefer_model), self.job_id)
+            if slot is not None:
+                return slot
+        return None
+
+    def wait_for_slot(self, attempt: dict[str, Any] | None) -> str:
+        """Every backend that may take the call is at its ``max_concurrency`` fleet-wide:
+        the job goes back to its lane's queue for a moment (not a failed attempt, and
+        the message is a fresh one, so no delivery counts against it as poison)."""
+        wait = SLOT_WAIT_SECONDS * (1 + random.random())
+        if time.time() + wait >= self.deadline:
+            return self.deadline_exceeded(attempt)
+        reason = f"waiting {wait:.1f}s: every backend of {self.lane} is at its max_concurrency"
+        return self.hand_on(self.lane, attempt, reason, countdown=wait)
 
     def no_backend_available(self) -> str:
         if not self.backends:

@@ -14,11 +14,12 @@ from celery import Celery, Task, shared_task
 
 from laneway.celery_app import RUN_TASK
 from laneway.heartbeat import ensure_heartbeat, worker_identity
-from laneway.lanes import LANES, QUEUE_PREFIX, Lane, parse_lane
+from laneway.lanes import QUEUE_PREFIX, Lane, parse_lane
 from laneway.runtime import Runtime, runtime_for
 from laneway.wire import Priority
 from laneway.worker import on_worker_ready
-from workers.backends import BackendClient, Balancer
+from workers.backends import BackendClient
+from workers.balancing import FleetSlots
 from workers.breaker import Breakers
 from workers.cancel import CancelRegistry, CancelWatcher
 from workers.prober import HealthProber
@@ -52,7 +53,9 @@ def _context(rt: Runtime, app: Celery) -> LaneWorkerContext:
                 Watchdog(rt).start()
                 _ctx = LaneWorkerContext(
                     client=BackendClient(settings.worker, max(connections, 10)),
-                    balancers={lane: Balancer(settings.lanes[lane].backends) for lane in LANES},
+                    slots=FleetSlots(
+                        rt.redis, settings.worker.slot_lease_seconds, _owner(app)
+                    ).start(),
                     cancels=cancels,
                     breakers=breakers,
                     owner=_owner(app),

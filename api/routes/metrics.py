@@ -60,6 +60,12 @@ class Snapshot(Collector):
             labels=["lane", "backend"],
         )
         # Unlabelled counters have one sample from the start, zero until counted.
+        slot_waits = CounterMetricFamily(
+            "laneway_slot_waits",
+            "Deliveries that found every backend of their lane at its max_concurrency "
+            "(fleet-wide) and waited for a call slot.",
+            labels=["lane"],
+        )
         submitted.add_metric([], float(self.stats.get("submitted", 0)))
         rejected.add_metric([], float(self.stats.get("rejected", 0)))
         for field, value in self.stats.items():
@@ -70,7 +76,9 @@ class Snapshot(Collector):
                 finished.add_metric(labels, float(value))
             elif kind == "cost" and len(labels) == 2:
                 cost.add_metric(labels, float(value))
-        yield from (submitted, rejected, routed, finished, cost)
+            elif kind == "slot_waits" and len(labels) == 1:
+                slot_waits.add_metric(labels, float(value))
+        yield from (submitted, rejected, routed, finished, cost, slot_waits)
         dead = CounterMetricFamily(
             "laneway_jobs_dead_lettered", "Jobs sent to the dead-letter store."
         )
