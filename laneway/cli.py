@@ -589,6 +589,81 @@ def _run_demo(api_url: str) -> int:
     return 1 if failures else 0
 
 
+def _status_tables(status: Any, rates: dict[str, float] | None) -> Any:
+    from rich.console import Group
+
+    from laneway.lanes import CLASSIFY_QUEUE, queue_for
+
+    lanes = Table(title="lanes")
+    for column in ("lane", "queued", "workers", "finished", "finished/s"):
+        lanes.add_column(column, justify="left" if column == "lane" else "right")
+    lanes.add_row(
+        "(classifier)",
+        str(status.depths.get(CLASSIFY_QUEUE, 0)),
+        str(status.workers.get("classify", 0)),
+        "-",
+        "-",
+    )
+    for lane in LANES:
+        rate = f"{rates.get(lane, 0.0):.1f}" if rates is not None else "-"
+        lanes.add_row(
+            lane,
+            str(status.depths.get(queue_for(lane), 0)),
+            str(status.workers.get(lane, 0)),
+            str(status.finished.get(lane, 0)),
+            rate,
+        )
+    backends = Table(title="backends")
+    for column in ("lane", "backend", "in flight / limit", "breaker"):
+        backends.add_column(column)
+    for backend in status.backends:
+        colour = "red" if backend.breaker == "open" else "green"
+        backends.add_row(
+            backend.lane,
+            backend.name,
+            f"{backend.in_flight} / {backend.limit}",
+            f"[{colour}]{backend.breaker}[/{colour}]",
+        )
+    return Group(lanes, backends, f"dead letters: {status.dead_letters}")
+
+
+@app.command()
+def status(
+    watch: Annotated[bool, typer.Option(help="refresh in place until Ctrl-C")] = False,
+    interval: Annotated[float, typer.Option(help="seconds between refreshes")] = 2.0,
+    config: ConfigOption = None,
+) -> None:
+    """Lanes (queued jobs, live workers, finished jobs and their rate), backends (calls in
+    flight against max_concurrency, breaker state) and dead letters."""
+    from rich.live import Live
+
+    from laneway.status import read_status
+
+    settings = _settings(config)
+    client = _redis(settings)
+    console.print(f"[dim]{settings.redis_url}[/dim]", highlight=False)
+    snapshot = read_status(client, settings)
+    if not watch:
+        console.print(_status_tables(snapshot, None))
+        return
+    previous, at = snapshot, time.monotonic()
+    with Live(_status_tables(snapshot, None), console=console, auto_refresh=False) as live:
+        try:
+            while True:
+                time.sleep(max(0.2, interval))
+                snapshot, now = read_status(client, settings), time.monotonic()
+                elapsed = max(1e-6, now - at)
+                rates: dict[str, float] = {
+                    lane: (snapshot.finished.get(lane, 0) - previous.finished.get(lane, 0))
+                    / elapsed
+                    for lane in LANES
+                }
+                live.update(_status_tables(snapshot, rates), refresh=True)
+                previous, at = snapshot, now
+        except KeyboardInterrupt:
+            return
+
+
 @app.command("flower")
 def flower_command(
     address: Annotated[str, typer.Option(help="interface to listen on")] = "127.0.0.1",
