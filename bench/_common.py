@@ -122,6 +122,28 @@ def wait_http(url: str, timeout: float = 30) -> None:
     raise RuntimeError(f"{url} did not answer")
 
 
+def _start_laneway(
+    system: BenchSystem, workers_per_lane: int, api_workers: int, ready_timeout: float
+) -> None:
+    """The classifier, ``workers_per_lane`` workers per lane and the API, on the system's
+    config; returns once /readyz says every role is live."""
+    system.start_worker("classify")
+    for lane in LANES:
+        for _ in range(workers_per_lane):
+            system.start_worker(lane)
+    api_port = free_port()
+    argv = [*LANEWAY, "api", "--port", str(api_port), "--workers", str(api_workers)]
+    system.supervisor.spawn("api", argv, system.env)
+    wait_for_port("127.0.0.1", api_port, 30)
+    api_url = f"http://127.0.0.1:{api_port}"
+    deadline = time.monotonic() + ready_timeout
+    while httpx.get(api_url + "/readyz", timeout=5).status_code != 200:
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"laneway did not become ready; logs in {system.supervisor.log_dir}")
+        time.sleep(0.2)
+    system.api_url = api_url
+
+
 @contextmanager
 def laneway_system(
     sim_args: dict[str, list[str]],
@@ -193,24 +215,7 @@ def laneway_system(
             config_path.write_text(yaml.safe_dump(config))
             env["LANEWAY_CONFIG"] = str(config_path)
             system = BenchSystem(supervisor, redis.url, "", sim_urls, env, sims, {}, config_path)
-            system.start_worker("classify")
-            for lane in LANES:
-                for _ in range(workers_per_lane):
-                    system.start_worker(lane)
-            api_port = free_port()
-            supervisor.spawn(
-                "api",
-                [*LANEWAY, "api", "--port", str(api_port), "--workers", str(api_workers)],
-                env,
-            )
-            wait_for_port("127.0.0.1", api_port, 30)
-            api_url = f"http://127.0.0.1:{api_port}"
-            deadline = time.monotonic() + 60
-            while httpx.get(api_url + "/readyz", timeout=5).status_code != 200:
-                if time.monotonic() > deadline:
-                    raise RuntimeError("laneway did not become ready")
-                time.sleep(0.2)
-            system.api_url = api_url
+            _start_laneway(system, workers_per_lane, api_workers, ready_timeout=60)
             yield system
         finally:
             supervisor.stop()
@@ -260,23 +265,7 @@ def laneway_over(
             config_path.write_text(yaml.safe_dump(config))
             env["LANEWAY_CONFIG"] = str(config_path)
             system = BenchSystem(supervisor, redis.url, "", {}, env, [], {}, config_path)
-            system.start_worker("classify")
-            for lane in LANES:
-                system.start_worker(lane)
-            api_port = free_port()
-            supervisor.spawn(
-                "api",
-                [*LANEWAY, "api", "--port", str(api_port), "--workers", str(api_workers)],
-                env,
-            )
-            wait_for_port("127.0.0.1", api_port, 30)
-            api_url = f"http://127.0.0.1:{api_port}"
-            deadline = time.monotonic() + ready_timeout
-            while httpx.get(api_url + "/readyz", timeout=5).status_code != 200:
-                if time.monotonic() > deadline:
-                    raise RuntimeError(f"laneway did not become ready; logs in {base}/logs")
-                time.sleep(0.2)
-            system.api_url = api_url
+            _start_laneway(system, 1, api_workers, ready_timeout)
             yield system
         finally:
             supervisor.stop()
