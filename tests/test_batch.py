@@ -72,6 +72,7 @@ def bs(system: System, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Bat
                     "max_lines": 100,
                     "max_file_bytes": 200_000,
                     "completion_windows": {"3s": 3},
+                    "max_open_batches": 2,
                 }
             },
         )
@@ -305,6 +306,7 @@ def test_batch_finishes_after_the_api_and_lane_workers_restart(bs: BatchSystem) 
     assert bs.api is not None
     bs.api.process.kill()  # a crash: no clean shutdown, the driver lease is left behind
     bs.api.process.wait()
+    assert int(bs.redis.hget(f"laneway:batch:{batch.id}", "completed") or 0) < 50  # mid-batch
     for role in ROLES[1:]:
         terminate(bs.workers[role].process, 15)
     for role in ROLES[1:]:
@@ -319,6 +321,22 @@ def test_batch_finishes_after_the_api_and_lane_workers_restart(bs: BatchSystem) 
     output = read_lines(client, batch.output_file_id)
     assert len({item["response"]["request_id"] for item in output}) == 50
     assert jobs_of(bs, "tenant-a") - jobs_before == 50  # no line was submitted twice
+
+
+def test_a_tenant_has_at_most_max_open_batches(bs: BatchSystem) -> None:
+    client = bs.client()
+    first = submit(client, slow_lines("open-1", 30))
+    second = submit(client, slow_lines("open-2", 30))
+    with pytest.raises(openai.RateLimitError) as refused:  # batch.max_open_batches: 2
+        submit(client, slow_lines("open-3", 1))
+    assert refused.value.code == "too_many_open_batches"
+    submit(bs.client("key-b"), [line("theirs")])  # another tenant's count is its own
+    for batch in (first, second):
+        client.batches.cancel(batch.id)
+    for batch in (first, second):
+        wait_status(client, batch.id, {"cancelled"})
+    third = submit(client, [line("open-3-0")])
+    assert wait_status(client, third.id, {"completed"}).request_counts.completed == 1
 
 
 def test_other_tenants_files_and_batches_are_not_found(bs: BatchSystem) -> None:
