@@ -387,6 +387,7 @@ class BatchDriver:
         first = int(record["next_line"])
         read = await self._read_lines(record, room)
         lanes = self._lanes(record)
+        deadline = self.settings.retry.job_deadline_seconds
         parsed: list[BatchLine | LineProblem] = []
         for _, raw in read:
             try:
@@ -404,6 +405,8 @@ class BatchDriver:
                     idempotency_key=f"laneway-batch:{batch_id}:{first + i}",
                     prefer_model=line.prefer_model,
                     lanes=lanes,
+                    # a line may wait behind interactive traffic for its whole window
+                    deadline_at=max(float(record["expires_at"]), time.time() + deadline),
                 )
             )
             for i, line in enumerate(parsed)
