@@ -176,8 +176,9 @@ def test_batch_runs_to_completed_with_output_and_error_files(bs: BatchSystem) ->
 
     output = read_lines(client, batch.output_file_id)
     errors = read_lines(client, batch.error_file_id)
-    assert sorted(o["custom_id"] for o in output) == sorted(f"ok-{i}" for i in range(17))
-    assert sorted(e["custom_id"] for e in errors) == ["bad-0", "bad-1", "bad-2"]
+    # in input order (OpenAI does not promise it; laneway does)
+    assert [o["custom_id"] for o in output] == [f"ok-{i}" for i in range(17)]
+    assert [e["custom_id"] for e in errors] == ["bad-0", "bad-1", "bad-2"]
     with httpx.Client(base_url=bs.api_url, headers={"Authorization": "Bearer key-a"}) as http:
         for item in output:
             assert item["id"].startswith("batch_req_") and item["error"] is None
@@ -265,6 +266,11 @@ def assert_each_once(batch: Any, client: openai.OpenAI, prefix: str, count: int)
     errors = read_lines(client, batch.error_file_id)
     seen = [item["custom_id"] for item in output + errors]
     assert sorted(seen) == sorted(f"{prefix}-{i}" for i in range(count))
+    index = {f"{prefix}-{i}": i for i in range(count)}
+    for lines in (output, errors):
+        assert [index[item["custom_id"]] for item in lines] == sorted(
+            index[item["custom_id"]] for item in lines
+        )
     counts = batch.request_counts
     assert (counts.completed, counts.failed) == (len(output), len(errors))
 
@@ -319,6 +325,7 @@ def test_batch_finishes_after_the_api_and_lane_workers_restart(bs: BatchSystem) 
     assert (batch.request_counts.completed, batch.request_counts.failed) == (50, 0)
     assert_each_once(batch, client, "restart", 50)
     output = read_lines(client, batch.output_file_id)
+    assert [item["custom_id"] for item in output] == [f"restart-{i}" for i in range(50)]
     assert len({item["response"]["request_id"] for item in output}) == 50
     assert jobs_of(bs, "tenant-a") - jobs_before == 50  # no line was submitted twice
 

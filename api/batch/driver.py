@@ -10,7 +10,8 @@ resumes where the last one stopped:
   starts in the input file, and its index;
 * ``laneway:batch:<id>:inflight``: the submitted, unfinished lines by job id;
 * ``laneway:batch:<id>:parts``: result parts already written, each a file of
-  finished lines.
+  finished lines with their input index; the output and error files are merged
+  from them in input order.
 
 A line is submitted with an idempotency key made of the batch id and its index,
 so a line submitted just before a crash (and not yet recorded) gets the same job
@@ -24,6 +25,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import heapq
 import json
 import logging
 import time
@@ -57,6 +59,24 @@ SWEEP_SECONDS = 5.0
 
 OUTPUT_FLAG = b"o"
 ERROR_FLAG = b"e"
+INDEX_DIGITS = 10
+FAN_IN = 64
+"""Parts merged at once when the output files are written (open files at a time)."""
+
+Result = tuple[int, bool, dict[str, Any]]
+"""A finished line: its index in the input, whether it succeeded, its output line."""
+
+
+def part_line(result: Result) -> bytes:
+    """A line of a part: flag, index, output line, so that parts merge in input order."""
+    index, ok, line = result
+    flag = OUTPUT_FLAG if ok else ERROR_FLAG
+    return flag + str(index).zfill(INDEX_DIGITS).encode() + b" " + json_line(line)
+
+
+def _part_order(raw: bytes) -> bytes:
+    return raw[1 : 1 + INDEX_DIGITS]
+
 
 # Take the lease, or renew it if it is ours. KEYS: lease; ARGV: token, ttl ms
 _HOLD = """
@@ -134,6 +154,25 @@ def _custom_id(raw: bytes) -> str | None:
         return None
     custom_id = value.get("custom_id") if isinstance(value, dict) else None
     return custom_id if isinstance(custom_id, str) else None
+
+
+def fold_parts(
+    storage: FileStorage, folder: str, parts: list[str], fan_in: int = FAN_IN
+) -> list[str]:
+    """At most ``fan_in`` parts holding the lines of ``parts``, each in input order
+    (merged a group at a time into ``folder``: many parts are never all open at once)."""
+    generation = 0
+    while len(parts) > fan_in:
+        merged = []
+        for start in range(0, len(parts), fan_in):
+            name = f"{folder}/merged-{generation}-{start}.jsonl"
+            with storage.writer(name) as out, contextlib.ExitStack() as stack:
+                group = parts[start : start + fan_in]
+                readers = [stack.enter_context(storage.reader(p)) for p in group]
+                out.writelines(heapq.merge(*readers, key=_part_order))
+            merged.append(name)
+        parts, generation = merged, generation + 1
+    return parts
 
 
 class LeaseLost(Exception):
@@ -321,10 +360,10 @@ class BatchDriver:
             finished.update(await self._look_up(j for j in inflight if j not in finished))
         if not finished:
             return inflight
-        results = []
+        results: list[Result] = []
         for job_id, outcome in finished.items():
-            custom_id = inflight[job_id].split(" ", 1)[1]
-            results.append(result_line(custom_id, outcome))
+            index, custom_id = inflight[job_id].split(" ", 1)
+            results.append((int(index), *result_line(custom_id, outcome)))
         await self._commit(record, results, Progress(finished=list(finished)))
         return {j: entry for j, entry in inflight.items() if j not in finished}
 
@@ -346,15 +385,13 @@ class BatchDriver:
     async def _commit(
         self,
         record: Mapping[str, str],
-        results: list[tuple[bool, dict[str, Any]]],
+        results: list[Result],
         progress: Progress,
     ) -> None:
         """Write ``results`` as a new part, then record it with ``progress``."""
         if results:
             part = _part_name(record["id"])
-            payload = b"".join(
-                (OUTPUT_FLAG if ok else ERROR_FLAG) + json_line(line) for ok, line in results
-            )
+            payload = b"".join(part_line(result) for result in sorted(results))
 
             def write() -> None:
                 with self.storage.writer(part) as handle:
@@ -362,8 +399,8 @@ class BatchDriver:
 
             await anyio.to_thread.run_sync(write)
             progress.part = part
-            progress.completed += sum(1 for ok, _ in results if ok)
-            progress.failed += sum(1 for ok, _ in results if not ok)
+            progress.completed += sum(1 for _, ok, _ in results if ok)
+            progress.failed += sum(1 for _, ok, _ in results if not ok)
         if not await self.records.advance(record["id"], self.token, progress):
             raise LeaseLost
 
@@ -414,18 +451,20 @@ class BatchDriver:
         ]
         created = iter(await asyncio.gather(*submissions, return_exceptions=True))
         progress = Progress()
-        rejected: list[tuple[bool, dict[str, Any]]] = []
+        rejected: list[Result] = []
         taken = 0
         for (end, raw), line in zip(read, parsed, strict=True):
             if isinstance(line, LineProblem):
-                rejected.append((False, unrun_line(_custom_id(raw), line.code, line.message)))
+                unrun = unrun_line(_custom_id(raw), line.code, line.message)
+                rejected.append((first + taken, False, unrun))
             else:
                 result = next(created)
                 if isinstance(result, QueueFull):
                     break
                 if isinstance(result, RequestRejected | IdempotencyConflict):
                     message = getattr(result, "message", str(result))
-                    rejected.append((False, unrun_line(line.custom_id, "rejected", message)))
+                    unrun = unrun_line(line.custom_id, "rejected", message)
+                    rejected.append((first + taken, False, unrun))
                 elif isinstance(result, BaseException):
                     raise result
                 else:
@@ -460,9 +499,13 @@ class BatchDriver:
             read = await self._read_lines(fresh, 1000)
             if not read:
                 break
-            results = [(False, unrun_line(_custom_id(raw), code, message)) for _, raw in read]
+            first = int(fresh["next_line"])
+            results: list[Result] = [
+                (first + i, False, unrun_line(_custom_id(raw), code, message))
+                for i, (_, raw) in enumerate(read)
+            ]
             end = read[-1][0]
-            next_line = int(fresh["next_line"]) + len(read)
+            next_line = first + len(read)
             await self._commit(
                 fresh, results, Progress(fields={"offset": end, "next_line": next_line})
             )
@@ -483,14 +526,15 @@ class BatchDriver:
             with (
                 self.storage.writer(storage_name(out_id)) as output,
                 self.storage.writer(storage_name(err_id)) as errors,
+                contextlib.ExitStack() as stack,
             ):
                 targets: dict[bytes, IO[bytes]] = {OUTPUT_FLAG: output, ERROR_FLAG: errors}
-                for part in parts:
-                    with self.storage.reader(part) as handle:
-                        for raw in handle:
-                            flag, line = raw[:1], raw[1:]
-                            targets[flag].write(line)
-                            written[flag] += len(line)
+                folded = fold_parts(self.storage, f"batches/{batch_id}", parts)
+                readers = [stack.enter_context(self.storage.reader(p)) for p in folded]
+                for raw in heapq.merge(*readers, key=_part_order):
+                    line = raw[2 + INDEX_DIGITS :]
+                    targets[raw[:1]].write(line)
+                    written[raw[:1]] += len(line)
             return written[OUTPUT_FLAG], written[ERROR_FLAG]
 
         out_bytes, err_bytes = await anyio.to_thread.run_sync(write)
