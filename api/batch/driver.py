@@ -238,6 +238,9 @@ class BatchDriver:
             await self.drive(batch_id)
         except LeaseLost:
             log.info("batch %s: the driver lease moved to another process", batch_id)
+        except FileNotFoundError as exc:  # the storage lost a file the batch needs
+            log.error("batch %s: %s; the batch fails", batch_id, exc)
+            await self._fail(batch_id, f"a file of the batch is missing from the storage: {exc}")
         except RedisError as exc:
             log.warning("batch %s: Redis error %r; resuming shortly", batch_id, exc)
             await asyncio.sleep(1)
@@ -333,6 +336,18 @@ class BatchDriver:
             return
         await self.redis.hset(keys.batch(record["id"]), "total", report.total)
         await self.records.transition(record, "in_progress", ("validating",), self.token)
+
+    async def _fail(self, batch_id: str, message: str) -> None:
+        record = await self.records.batch(batch_id)
+        if record is None:
+            return
+        for job_id in await self.records.inflight(batch_id):
+            await self.store.cancel(job_id)
+        error = {"code": "file_not_found", "message": message, "param": None, "line": None}
+        await self.records.transition(
+            record, "failed", ("validating", "in_progress", "finalizing", "cancelling"),
+            self.token, errors=[error],
+        )  # fmt: skip
 
     def _lanes(self, record: Mapping[str, str]) -> tuple[Lane, ...] | None:
         lanes = record.get("lanes")
