@@ -4,6 +4,7 @@ real API, real workers and sim backends (a Redis database and config of their ow
 from __future__ import annotations
 
 import json
+import subprocess
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -190,6 +191,11 @@ def test_batch_runs_to_completed_with_output_and_error_files(bs: BatchSystem) ->
             if index % 3 == 1:  # laneway/general forced the lane
                 assert job["lane"] == "general" and job["strategy"] == "route"
     for item in errors:
+        job = httpx.get(
+            f"{bs.api_url}/v1/jobs/{item['response']['request_id']}",
+            headers={"Authorization": "Bearer key-a"},
+        ).json()
+        assert job["status"] == "failed" and job["priority"] == "low"
         assert item["response"]["status_code"] == 400
         assert "tools" in item["error"]["message"], item
         assert item["response"]["body"]["error"]["message"] == item["error"]["message"]
@@ -254,6 +260,25 @@ def test_validation_errors_name_their_lines_and_enqueue_nothing(bs: BatchSystem)
             endpoint="/v1/chat/completions",
             completion_window="48h",  # type: ignore[arg-type]
         )
+
+
+def test_a_lane_the_key_may_not_use_fails_validation(bs: BatchSystem) -> None:
+    env = {**bs.side.system.env, "LANEWAY_CONFIG": str(bs.config)}
+    created = subprocess.run(
+        [*LANEWAY, "keys", "create", "--tenant", "tenant-c", "--lanes", "general"],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    client = bs.client(created.stdout.strip())
+    lines = [line("allowed", model="laneway/general"), line("forced", model="sim-large")]
+    batch = wait_status(client, submit(client, lines).id, {"failed", "in_progress"})
+    assert batch.status == "failed" and batch.errors and batch.errors.data
+    assert [(e.line, e.code, e.param) for e in batch.errors.data] == [
+        (2, "lane_not_allowed", "body.model")
+    ]
+    assert jobs_of(bs, "tenant-c") == 0
 
 
 def slow_lines(prefix: str, count: int, max_tokens: int = 8) -> list[dict[str, Any]]:
