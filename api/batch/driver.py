@@ -38,7 +38,7 @@ import redis.asyncio as aioredis
 from redis.exceptions import RedisError
 
 from api.batch.records import FINAL_STATUSES, BatchRecords, Progress, json_line
-from api.batch.validation import BatchLine, LineProblem, lines, parse_line, validate
+from api.batch.validation import LineProblem, lines, parse_line, validate
 from api.errors import error_body
 from api.routes.openai import job_error
 from laneway import keys
@@ -385,8 +385,15 @@ class BatchDriver:
     async def _look_up(self, job_ids: Iterable[str]) -> dict[str, Outcome]:
         """Finished jobs among ``job_ids`` found through their records (their final
         stream gone); a job whose record itself expired counts as failed."""
+        ids = list(job_ids)
+        async with self.redis.pipeline(transaction=False) as pipe:
+            for job_id in ids:
+                pipe.hget(keys.job(job_id), "status")
+            statuses = await pipe.execute()
         found: dict[str, Outcome] = {}
-        for job_id in job_ids:
+        for job_id, status in zip(ids, statuses, strict=True):
+            if status is not None and not JobStatus(status).finished:
+                continue
             outcome = await self.store.outcome(job_id)
             if outcome is None:
                 found[job_id] = Outcome(
@@ -440,50 +447,38 @@ class BatchDriver:
         read = await self._read_lines(record, room)
         lanes = self._lanes(record)
         deadline = self.settings.retry.job_deadline_seconds
-        parsed: list[BatchLine | LineProblem] = []
-        for _, raw in read:
-            try:
-                parsed.append(parse_line(raw, record["endpoint"], self.settings, lanes))
-            except LineProblem as exc:  # the configuration changed since validation
-                parsed.append(exc)
-        submissions = [
-            self.producer.submit(
-                Submission(
-                    tenant=record["tenant"],
-                    kind=line.kind,
-                    request=line.request,
-                    route=line.lane,
-                    priority="low",
-                    idempotency_key=f"laneway-batch:{batch_id}:{first + i}",
-                    prefer_model=line.prefer_model,
-                    lanes=lanes,
-                    # a line may wait behind interactive traffic for its whole window
-                    deadline_at=max(float(record["expires_at"]), time.time() + deadline),
-                )
-            )
-            for i, line in enumerate(parsed)
-            if isinstance(line, BatchLine)
-        ]
-        created = iter(await asyncio.gather(*submissions, return_exceptions=True))
         progress = Progress()
         rejected: list[Result] = []
         taken = 0
-        for (end, raw), line in zip(read, parsed, strict=True):
-            if isinstance(line, LineProblem):
-                unrun = unrun_line(_custom_id(raw), line.code, line.message)
-                rejected.append((first + taken, False, unrun))
+        # One line after another, in order: the offset stays a clean cut between the
+        # lines submitted and those not, even when a queue fills up half way.
+        for end, raw in read:
+            index = first + taken
+            try:
+                line = parse_line(raw, record["endpoint"], self.settings, lanes)
+                created = await self.producer.submit(
+                    Submission(
+                        tenant=record["tenant"],
+                        kind=line.kind,
+                        request=line.request,
+                        route=line.lane,
+                        priority="low",
+                        idempotency_key=f"laneway-batch:{batch_id}:{index}",
+                        prefer_model=line.prefer_model,
+                        lanes=lanes,
+                        # a line may wait behind interactive traffic for its whole window
+                        deadline_at=max(float(record["expires_at"]), time.time() + deadline),
+                    )
+                )
+            except QueueFull:
+                break
+            except LineProblem as exc:  # the configuration changed since validation
+                rejected.append((index, False, unrun_line(_custom_id(raw), exc.code, exc.message)))
+            except (RequestRejected, IdempotencyConflict) as exc:
+                message = getattr(exc, "message", str(exc))
+                rejected.append((index, False, unrun_line(_custom_id(raw), "rejected", message)))
             else:
-                result = next(created)
-                if isinstance(result, QueueFull):
-                    break
-                if isinstance(result, RequestRejected | IdempotencyConflict):
-                    message = getattr(result, "message", str(result))
-                    unrun = unrun_line(line.custom_id, "rejected", message)
-                    rejected.append((first + taken, False, unrun))
-                elif isinstance(result, BaseException):
-                    raise result
-                else:
-                    progress.submitted[result.job_id] = f"{first + taken} {line.custom_id}"
+                progress.submitted[created.job_id] = f"{index} {line.custom_id}"
             taken += 1
             progress.fields = {"offset": end, "next_line": first + taken}
         if taken:
