@@ -10,6 +10,7 @@ from fastapi import APIRouter, Query
 from pydantic import BaseModel, ConfigDict, Field
 
 from api.batch.records import BatchRecords, batch_object, new_batch_id
+from api.batch.schemas import BatchList, BatchObject
 from api.batch.validation import ENDPOINTS
 from api.bodies import StrictJsonRoute
 from api.deps import ApiState, PrincipalDep, StateDep, TenantDep
@@ -42,7 +43,9 @@ async def owned_batch(state: ApiState, tenant: str, batch_id: str) -> dict[str, 
     return record
 
 
-@router.post("", responses=error_responses(400, 401, 404, 429, 500, 503))
+@router.post(
+    "", response_model=BatchObject, responses=error_responses(400, 401, 404, 429, 500, 503)
+)
 async def create_batch(
     body: BatchCreate, state: StateDep, principal: PrincipalDep
 ) -> dict[str, Any]:
@@ -103,7 +106,7 @@ async def create_batch(
     return batch_object({k: str(v) for k, v in record.items() if v is not None})
 
 
-@router.get("", responses=error_responses(401, 500, 503))
+@router.get("", response_model=BatchList, responses=error_responses(401, 500, 503))
 async def list_batches(
     state: StateDep,
     tenant: TenantDep,
@@ -115,12 +118,18 @@ async def list_batches(
     return page([batch_object(r) for r in records], after, limit)
 
 
-@router.get("/{batch_id}", responses=error_responses(401, 404, 500, 503))
+@router.get(
+    "/{batch_id}", response_model=BatchObject, responses=error_responses(401, 404, 500, 503)
+)
 async def retrieve_batch(batch_id: str, state: StateDep, tenant: TenantDep) -> dict[str, Any]:
     return batch_object(await owned_batch(state, tenant, batch_id))
 
 
-@router.post("/{batch_id}/cancel", responses=error_responses(401, 404, 409, 500, 503))
+@router.post(
+    "/{batch_id}/cancel",
+    response_model=BatchObject,
+    responses=error_responses(401, 404, 409, 500, 503),
+)
 async def cancel_batch(batch_id: str, state: StateDep, tenant: TenantDep) -> dict[str, Any]:
     """Cancel: lines not yet started never run; finished ones stay in the output file.
     The batch is ``cancelling`` until its running lines end, then ``cancelled``."""

@@ -12,6 +12,7 @@ from starlette.concurrency import iterate_in_threadpool
 
 from api.batch.driver import storage_name
 from api.batch.records import BatchRecords, file_object, new_file_id
+from api.batch.schemas import FileDeleted, FileList, FileObject
 from api.deps import ApiState, StateDep, TenantDep
 from api.errors import ApiError
 from api.schemas import error_responses
@@ -21,6 +22,7 @@ from laneway.filestore import CHUNK_BYTES
 router = APIRouter(prefix="/v1/files", tags=["files"])
 
 UPLOAD_PURPOSES = ("batch",)
+MAX_FILENAME = 255
 
 
 def _not_found(file_id: str) -> ApiError:
@@ -34,7 +36,7 @@ async def owned_file(state: ApiState, tenant: str, file_id: str) -> dict[str, st
     return record
 
 
-@router.post("", responses=error_responses(400, 401, 413, 500, 503))
+@router.post("", response_model=FileObject, responses=error_responses(400, 401, 413, 500, 503))
 async def upload_file(
     state: StateDep,
     tenant: TenantDep,
@@ -72,7 +74,7 @@ async def upload_file(
     record = {
         "id": file_id,
         "tenant": tenant,
-        "filename": file.filename or "upload.jsonl",
+        "filename": (file.filename or "upload.jsonl")[:MAX_FILENAME],
         "purpose": purpose,
         "bytes": size,
         "created_at": time.time(),
@@ -81,7 +83,7 @@ async def upload_file(
     return file_object({k: str(v) for k, v in record.items()})
 
 
-@router.get("", responses=error_responses(401, 500, 503))
+@router.get("", response_model=FileList, responses=error_responses(401, 500, 503))
 async def list_files(
     state: StateDep,
     tenant: TenantDep,
@@ -114,7 +116,7 @@ def page(objects: list[dict[str, Any]], after: str | None, limit: int) -> dict[s
     }
 
 
-@router.get("/{file_id}", responses=error_responses(401, 404, 500, 503))
+@router.get("/{file_id}", response_model=FileObject, responses=error_responses(401, 404, 500, 503))
 async def retrieve_file(file_id: str, state: StateDep, tenant: TenantDep) -> dict[str, Any]:
     return file_object(await owned_file(state, tenant, file_id))
 
@@ -139,7 +141,9 @@ async def file_content(file_id: str, state: StateDep, tenant: TenantDep) -> Stre
     )
 
 
-@router.delete("/{file_id}", responses=error_responses(401, 404, 409, 500, 503))
+@router.delete(
+    "/{file_id}", response_model=FileDeleted, responses=error_responses(401, 404, 409, 500, 503)
+)
 async def delete_file(file_id: str, state: StateDep, tenant: TenantDep) -> dict[str, Any]:
     """Delete the file; refused (409) while an unfinished batch reads it."""
     await owned_file(state, tenant, file_id)
