@@ -74,7 +74,8 @@ def bs(system: System, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Bat
                     "max_file_bytes": 200_000,
                     "completion_windows": {"3s": 3},
                     "max_open_batches": 2,
-                }
+                },
+                "lanes": {"general": {"max_queue_depth": 3}},
             },
         )
         batch_system = BatchSystem(side, config)
@@ -326,6 +327,23 @@ def test_expired_batch_keeps_what_finished(bs: BatchSystem) -> None:
     assert_each_once(batch, client, "expire", 60)
     codes = {e["error"]["code"] for e in read_lines(client, batch.error_file_id)}
     assert "batch_expired" in codes
+
+
+def test_a_full_queue_holds_the_batch_back_without_failing_lines(bs: BatchSystem) -> None:
+    client = bs.client()
+    terminate(bs.workers["general"].process, 15)  # general's queue fills up (depth 3)
+    batch = submit(client, [line(f"full-{i}", model="laneway/general") for i in range(6)])
+    deadline = time.monotonic() + 30
+    while bs.redis.hlen(f"laneway:batch:{batch.id}:inflight") < 3:
+        assert time.monotonic() < deadline
+        time.sleep(0.05)
+    batch = client.batches.retrieve(batch.id)
+    assert batch.status == "in_progress" and batch.request_counts.failed == 0
+    assert bs.redis.hlen(f"laneway:batch:{batch.id}:inflight") == 3  # refused lines wait
+    bs.start_worker("general")
+    batch = wait_status(client, batch.id, {"completed"})
+    assert (batch.request_counts.completed, batch.request_counts.failed) == (6, 0)
+    assert_each_once(batch, client, "full", 6)
 
 
 @pytest.mark.timeout(300)
