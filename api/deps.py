@@ -3,17 +3,21 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import redis.asyncio as aioredis
 from fastapi import Depends, Request
 
 from api.auth import Authenticator, Principal, presented_key
 from api.ratelimit import RateLimiter
+from laneway.filestore import FileStorage
 from laneway.net import is_loopback
 from laneway.settings import Settings
 from laneway.store import AsyncJobStore
 from producer import AsyncProducer
+
+if TYPE_CHECKING:
+    from api.batch.driver import BatchDriver
 
 
 @dataclass
@@ -24,6 +28,9 @@ class ApiState:
     producer: AsyncProducer
     auth: Authenticator
     limiter: RateLimiter
+    storage: FileStorage
+    """Where the Files API keeps file contents (``batch.storage_url``)."""
+    batch_driver: BatchDriver
 
 
 async def get_state(request: Request) -> ApiState:

@@ -245,11 +245,12 @@ class ErrorResponse(BaseModel):
 _ERROR_MEANINGS = {
     400: "invalid request; the message says why and `param` names the field",
     401: "missing or invalid API key",
-    404: "no such job or model (or not yours)",
-    409: "the job was cancelled, or the idempotency key was used for another request",
+    404: "no such job, model, file or batch (or not yours)",
+    409: "the job was cancelled, the idempotency key was used for another request, or the "
+    "file or batch is in a state that forbids this",
     413: "request body over `api.max_body_bytes`",
     422: "invalid body; the message and `param` name the field",
-    429: "the queue is full; retry after `Retry-After` seconds",
+    429: "the queue is full; retry after `Retry-After` seconds (batches: too many open)",
     500: "unexpected error (logged by the server)",
     502: "no backend could answer",
     503: "the job store is unavailable; retry after `Retry-After` seconds",

@@ -205,6 +205,44 @@ class WorkerConfig(Strict):
         return self
 
 
+class BatchConfig(Strict):
+    """The OpenAI Files and Batch API: where files live and how batches run."""
+
+    storage_url: str | None = Field(
+        default=None,
+        description="fsspec URL of the folder files are kept in (file://, s3://, gs:// ... "
+        "as soon as its driver is installed) [default: <data_dir>/files]",
+    )
+    max_lines: int = Field(default=50_000, ge=1, description="most requests in one batch file")
+    max_file_bytes: int = Field(
+        default=200 * 1024 * 1024, ge=1024, description="largest file an upload may have"
+    )
+    concurrency: int = Field(
+        default=64,
+        ge=1,
+        description="most unfinished lines of one batch in the queues at once; the batch "
+        "driver submits more as earlier ones finish",
+    )
+    max_open_batches: int = Field(
+        default=10, ge=1, description="most batches of one tenant not yet finished (429 past it)"
+    )
+    completion_windows: dict[str, int] = Field(
+        default_factory=lambda: {"24h": 24 * 3600},
+        description="the completion_window values a batch may ask for, in seconds",
+    )
+    max_errors: int = Field(
+        default=100,
+        ge=1,
+        description="validation errors listed on a failed batch (the rest are counted)",
+    )
+
+    @field_validator("completion_windows")
+    @classmethod
+    def _has_24h(cls, value: dict[str, int]) -> dict[str, int]:
+        # the OpenAI SDK's only value: a client written for OpenAI must work unchanged
+        return {"24h": 24 * 3600, **value}
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
         env_prefix="LANEWAY_",
@@ -236,6 +274,7 @@ class Settings(BaseSettings):
     api: ApiConfig = Field(default_factory=ApiConfig)
     worker: WorkerConfig = Field(default_factory=WorkerConfig)
     retry: RetryConfig = Field(default_factory=RetryConfig)
+    batch: BatchConfig = Field(default_factory=BatchConfig)
 
     @field_validator("lanes")
     @classmethod
@@ -294,6 +333,12 @@ class Settings(BaseSettings):
                 f"job_ttl_seconds ({self.job_ttl_seconds}): content outlives no job record"
             )
         return self
+
+    def batch_storage_url(self) -> str:
+        """Where uploaded and produced files are kept (an fsspec URL)."""
+        if self.batch.storage_url:
+            return self.batch.storage_url.rstrip("/")
+        return (self.data_dir / "files").resolve().as_uri()
 
     def has_backends(self) -> bool:
         return any(lane.backends for lane in self.lanes.values())

@@ -7,15 +7,18 @@ live workers are read at scrape time.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections import Counter
+from collections.abc import Iterable, Iterator
 from typing import cast
 
+import redis.asyncio as aioredis
 from fastapi import APIRouter
 from fastapi.responses import Response
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
+from api.batch.records import STATUSES as BATCH_STATUSES
 from api.deps import StateDep
 from laneway import keys
 from laneway.heartbeat import live_roles
@@ -107,6 +110,31 @@ class Snapshot(Collector):
         yield workers
 
 
+class BatchSnapshot(Collector):
+    """Batches by status, and their lines by outcome (see api/batch)."""
+
+    def __init__(self, statuses: Iterable[str], stats: dict[str, str]) -> None:
+        self.statuses = Counter(statuses)
+        self.stats = stats
+
+    def collect(self) -> Iterator[Metric]:
+        batches = GaugeMetricFamily("laneway_batches", "Batches by status.", labels=["status"])
+        for status in BATCH_STATUSES:
+            batches.add_metric([status], self.statuses.get(status, 0))
+        yield batches
+        lines = CounterMetricFamily(
+            "laneway_batch_lines", "Batch lines finished, by outcome.", labels=["outcome"]
+        )
+        for outcome in ("succeeded", "failed"):
+            lines.add_metric([outcome], float(self.stats.get(f"batch_lines|{outcome}", 0)))
+        yield lines
+
+
+async def batch_collector(client: aioredis.Redis, stats: dict[str, str]) -> BatchSnapshot:
+    statuses = cast(dict[str, str], await client.hgetall(keys.BATCH_STATUSES))
+    return BatchSnapshot(statuses.values(), stats)
+
+
 @router.get("/metrics", include_in_schema=False)
 async def metrics(state: StateDep) -> Response:
     backends = [b.name for lane in state.settings.lanes.values() for b in lane.backends]
@@ -131,4 +159,5 @@ async def metrics(state: StateDep) -> Response:
     roles = live_roles(replies[-2])
     registry = CollectorRegistry()
     registry.register(Snapshot(stats, depths, breakers, roles, int(replies[-1])))
+    registry.register(await batch_collector(state.redis, stats))
     return Response(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)
