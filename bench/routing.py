@@ -26,9 +26,10 @@ rate. Every strategy replays the same arrivals, one after the other, in one run:
     laneway               a real laneway system over the same sims: API, classifier
                           (laneway's default strategy), lane workers; submitted through
                           the API's OpenAI endpoint with model "auto"
-    laneway + spillover   the same with lane spillover on (see SPILLOVER): fast-path
-                          jobs waiting --spill-after seconds, and high-compute jobs
-                          placed with low confidence, run in general when it has room
+    laneway + spillover   the same with lane spillover on (see ``spillover``): fast-path
+                          jobs waiting --spill-after seconds run in general or
+                          high-compute when one has room (--spill-to); optionally
+                          high-compute jobs placed with low confidence in general
 
 The first five are direct clients of the sims. Every response is streamed, for the
 time to first token. Reported per strategy: end-to-end latency and time to first token
@@ -673,12 +674,14 @@ def laneway_overhead(
 # -- main ------------------------------------------------------------------------------
 
 
-def spillover(after: float, max_confidence: float | None) -> dict[str, dict[str, Any]]:
+def spillover(
+    to: list[str], after: float, max_confidence: float | None
+) -> dict[str, dict[str, Any]]:
     """The lanes' spillover settings for the ``laneway + spillover`` run: fast-path's
-    queue overflows into general after ``after`` seconds (fast-path has two one-slot
-    servers, general seven slots); high-compute jobs placed with at most
-    ``max_confidence`` run in general after a second's wait (None: not)."""
-    rules: dict[str, dict[str, Any]] = {"fast-path": {"to": ["general"], "after_seconds": after}}
+    queue (two one-slot servers) overflows into the lanes ``to`` after ``after``
+    seconds; high-compute jobs placed with at most ``max_confidence`` run in general
+    after a second's wait (None: not)."""
+    rules: dict[str, dict[str, Any]] = {"fast-path": {"to": to, "after_seconds": after}}
     if max_confidence is not None:
         rules["high-compute"] = {
             "to": ["general"],
@@ -794,6 +797,11 @@ def main() -> None:
         "--spill-after", type=float, default=1.0, help="spill run: fast-path's age limit"
     )
     parser.add_argument(
+        "--spill-to",
+        default="general,high-compute",
+        help="spill run: the lanes fast-path overflows into, in order",
+    )
+    parser.add_argument(
         "--spill-confidence",
         type=float,
         default=None,
@@ -900,7 +908,7 @@ def main() -> None:
                     runs.append(run)
                     console.print(f"ran laneway: {run.seconds:.0f} s")
             if "spill" in only:
-                rules = spillover(args.spill_after, args.spill_confidence)
+                rules = spillover(args.spill_to.split(","), args.spill_after, args.spill_confidence)
                 console.print(f"starting laneway with spillover {rules} ...")
                 with laneway_over(laneway_lanes(fleet, sims, rules)) as system:
                     run = runner.run(
