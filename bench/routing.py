@@ -742,6 +742,8 @@ async def run_laneway(
         await run_strategy(run, arrivals, sims, send, steady_seconds, drain_limit)
         strategies: dict[str, int] = {}
         spilled: dict[str, int] = {}
+        classified: dict[str, list[float]] = {}
+        """Seconds from submission until a worker took the job, by the lane classified into."""
         costs = 0.0
         stages: dict[str, list[float]] = {"classified": [], "started": [], "first token": []}
         for outcome in run.outcomes:
@@ -752,9 +754,14 @@ async def run_laneway(
             strategy = job.get("strategy") or "?"
             strategies[strategy] = strategies.get(strategy, 0) + 1
             costs += job.get("cost") or 0.0
+            first_lane = job.get("lane")
             if job.get("spillover"):
-                moved = f"{job['spillover']['from_lane']}→{job['spillover']['to_lane']}"
+                first_lane = job["spillover"]["from_lane"]
+                moved = f"{first_lane}→{job['spillover']['to_lane']}"
                 spilled[moved] = spilled.get(moved, 0) + 1
+            if job.get("started_at") and job.get("routed_at"):
+                taken = job["started_at"] - job["routed_at"]
+                classified.setdefault(str(first_lane), []).append(taken)
             if outcome.arrival.phase == "steady" and job.get("started_at") and job.get("ttft_ms"):
                 # Seconds after submission: classified, taken by a lane worker, first token.
                 created = job["created_at"]
@@ -772,8 +779,12 @@ async def run_laneway(
             f"classifier strategy per job: {strategies}; laneway's own cost record ${costs:.4f}; "
             f"steady phase, median time after submission until: {medians}"
         )
-        if spilled:
-            run.notes += f"; spilled {spilled}"
+        waits = ", ".join(
+            f"{lane} p99 {percentile(values, 99):.2f} s max {max(values):.2f} s"
+            for lane, values in sorted(classified.items())
+        )
+        run.notes += f"; routed until taken by a worker, by the lane classified into: {waits}"
+        run.notes += f"; spilled {spilled or 'none'}"
     return run
 
 
