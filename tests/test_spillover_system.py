@@ -107,10 +107,13 @@ def spill(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Spill]:
     }
     off = write_config(base / "off.yaml", server.url, backends)
     config = write_config(base / "laneway.yaml", server.url, backends)
-    raw = yaml.safe_load(config.read_text())
-    raw["lanes"]["fast-path"]["spillover"] = {"to": ["general"]}  # the default age limit
-    raw["lanes"]["high-compute"]["spillover"] = LOW_CONFIDENCE
-    config.write_text(yaml.safe_dump(raw))
+    for path in (off, config):
+        raw = yaml.safe_load(path.read_text())
+        raw["worker"]["read_timeout_seconds"] = 15  # the slowest call here takes 10 s
+        if path == config:
+            raw["lanes"]["fast-path"]["spillover"] = {"to": ["general"]}  # default limit
+            raw["lanes"]["high-compute"]["spillover"] = LOW_CONFIDENCE
+        path.write_text(yaml.safe_dump(raw))
     settings = load_settings(config)
     assert settings.lanes["fast-path"].spillover == SpilloverConfig(to=["general"])
     assert load_settings(off).lanes["fast-path"].spillover is None  # nothing set: off
@@ -180,6 +183,7 @@ def test_a_job_stays_while_the_other_lane_is_full(spill: Spill) -> None:
     jobs = [spill.job(job_id, 60) for job_id in (busy, first, second)]
 
     assert [j["status"] for j in jobs] == ["succeeded"] * 3, json.dumps(jobs)[:3000]
+    assert [a["backend"] for a in jobs[0]["attempts"]] == ["general-1"]  # one long call
     waited = jobs[2]
     assert waited["lane"] == "fast-path" and waited["spillover"] is None
     assert waited["backend"] == "fast-1"
