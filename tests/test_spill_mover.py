@@ -33,14 +33,19 @@ DB = 9
 GENERAL_SLOTS = 2
 
 
-def lane_settings(url: str, spillover: dict[str, Any] | None) -> Settings:
+def lane_settings(
+    url: str, spillover: dict[str, Any] | None, general_depth: int = 10_000
+) -> Settings:
     def backend(name: str, limit: int) -> dict[str, Any]:
         url = "http://x.invalid/v1"
         return {"name": name, "base_url": url, "model": "m", "max_concurrency": limit}
 
     lanes: dict[str, Any] = {
         "fast-path": {"backends": [backend("sp-fast", 1)]},
-        "general": {"backends": [backend("sp-general", GENERAL_SLOTS)]},
+        "general": {
+            "backends": [backend("sp-general", GENERAL_SLOTS)],
+            "max_queue_depth": general_depth,
+        },
         "high-compute": {"backends": [backend("sp-large", 1)]},
     }
     if spillover is not None:
@@ -49,9 +54,11 @@ def lane_settings(url: str, spillover: dict[str, Any] | None) -> Settings:
 
 
 class Bench:
-    def __init__(self, url: str, spillover: dict[str, Any] | None) -> None:
+    def __init__(
+        self, url: str, spillover: dict[str, Any] | None, general_depth: int = 10_000
+    ) -> None:
         self.url = url
-        self.settings = lane_settings(url, spillover)
+        self.settings = lane_settings(url, spillover, general_depth)
         self.r = redis.Redis.from_url(url, decode_responses=True)
         self.r.flushdb()
         self.messages = MessageFactory(create_app(self.settings))
@@ -168,6 +175,21 @@ def test_no_move_while_the_other_lane_is_full(bench: Bench) -> None:
     assert bench.mover().sweep() == 1
     assert set(bench.waiting("general")) == {queued, job_id}
     assert bench.spills() == 1
+
+
+def test_no_move_into_a_queue_at_its_max_depth(redis_server: EmbeddedRedis) -> None:
+    url = redis_server.url.rsplit("/", 1)[0] + f"/{DB}"
+    shallow = Bench(url, {"to": ["general"], "after_seconds": 5}, general_depth=1)
+    try:
+        shallow.worker_alive("general")
+        queued = shallow.routed_job("general", waited=0)  # 1 of GENERAL_SLOTS free slots left
+        job_id = shallow.routed_job("fast-path", waited=30)
+        assert shallow.mover().sweep() == 0
+        assert shallow.waiting("fast-path") == [job_id]
+        assert shallow.waiting("general") == [queued]
+    finally:
+        shallow.r.flushdb()
+        shallow.r.close()
 
 
 def test_no_move_without_a_live_worker_in_the_other_lane(bench: Bench) -> None:

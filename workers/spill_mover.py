@@ -208,6 +208,7 @@ class SpilloverMover:
                     status_event(JobStatus.ROUTED, lane=target, reason=text),
                     text,
                     dumps({k: v for k, v in record.items() if v is not None}),
+                    self._rt.settings.lanes[target].max_queue_depth,
                     len(pool),
                     *(b.max_concurrency for b in pool),
                     *flatten(fields),
