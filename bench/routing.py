@@ -26,10 +26,11 @@ rate. Every strategy replays the same arrivals, one after the other, in one run:
     laneway               a real laneway system over the same sims: API, classifier
                           (laneway's default strategy), lane workers; submitted through
                           the API's OpenAI endpoint with model "auto"
-    laneway + spillover   the same with lane spillover on (see ``spillover``): fast-path
-                          jobs waiting --spill-after seconds run in general or
-                          high-compute when one has room (--spill-to); optionally
-                          high-compute jobs placed with low confidence in general
+    laneway + spillover   only when --only names "spill": the same with lane spillover
+                          on (see ``spillover``): fast-path jobs waiting --spill-after
+                          seconds run in general or high-compute when one has room
+                          (--spill-to); optionally high-compute jobs placed with low
+                          confidence in general
 
 The first five are direct clients of the sims. Every response is streamed, for the
 time to first token. Reported per strategy: end-to-end latency and time to first token
@@ -802,7 +803,8 @@ def main() -> None:
     parser.add_argument("--json", type=Path, help="write every number here")
     parser.add_argument(
         "--only",
-        help="comma-separated subset: rr,wrr,lc,large,oracle,laneway,spill (for trying)",
+        help="comma-separated subset: rr,wrr,lc,large,oracle,laneway [default: all of "
+        "these], and spill (laneway + spillover, only when named)",
     )
     parser.add_argument(
         "--spill-after", type=float, default=1.0, help="spill run: fast-path's age limit"
@@ -823,7 +825,7 @@ def main() -> None:
     steady = args.seconds or (6.0 if args.quick else 20.0)
     burst = args.burst_seconds or (2.0 if args.quick else 4.0)
     drain = args.drain_limit or (30.0 if args.quick else 60.0)
-    only = set((args.only or "rr,wrr,lc,large,oracle,laneway,spill").split(","))
+    only = set((args.only or "rr,wrr,lc,large,oracle,laneway").split(","))
 
     console = Console(width=max(140, Console().width))
     arrivals = schedule(
