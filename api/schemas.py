@@ -19,7 +19,7 @@ from pydantic import (
 from pydantic_core import PydanticCustomError
 
 from api.errors import FieldError
-from laneway.jobs import Attempt, Job, JobKind, JobStatus, Usage
+from laneway.jobs import Attempt, Job, JobKind, JobStatus, Spillover, Usage
 from laneway.lanes import Lane
 from laneway.wire import Priority
 from producer.submit import MAX_IDEMPOTENCY_KEY_LENGTH
@@ -206,6 +206,11 @@ class JobView(BaseModel):
     finished_at: float | None
     updated_at: float
     request: dict[str, Any]
+    spillover: Spillover | None = Field(
+        default=None,
+        description="set when the job moved from its lane's queue to a lane with free "
+        "slots (lane spillover): from and to lane, seconds waited",
+    )
 
     @classmethod
     def of(cls, job: Job) -> JobView:

@@ -56,6 +56,39 @@ class BackendConfig(Strict):
         return os.environ.get(self.api_key_env) if self.api_key_env else None
 
 
+class SpilloverConfig(Strict):
+    """Where a lane's waiting jobs may run instead while another lane has room (off
+    unless a lane names it). A job moves at most once, never out of a lane its client
+    forced, never into a lane outside its API key's or one whose windows are too small."""
+
+    to: list[Lane] = Field(min_length=1, description="lanes to overflow into, in order")
+    after_seconds: float | None = Field(
+        default=5.0,
+        gt=0,
+        description="a job waiting this long in the lane's queue moves (null: not by age)",
+    )
+    max_confidence: float | None = Field(
+        default=None,
+        ge=0,
+        le=1,
+        description="a job the classifier placed here with at most this confidence moves "
+        "sooner, after low_confidence_after_seconds (null: off)",
+    )
+    low_confidence_after_seconds: float = Field(
+        default=1.0,
+        gt=0,
+        description="how long a low-confidence job waits in the queue before it moves",
+    )
+
+    @model_validator(mode="after")
+    def _some_rule(self) -> SpilloverConfig:
+        if self.after_seconds is None and self.max_confidence is None:
+            raise ValueError("set after_seconds, max_confidence or both")
+        if len(set(self.to)) != len(self.to):
+            raise ValueError("to names a lane twice")
+        return self
+
+
 class LaneConfig(Strict):
     backends: list[BackendConfig] = Field(default_factory=list)
     fallback: list[Lane] | None = Field(
@@ -68,6 +101,10 @@ class LaneConfig(Strict):
         default=10_000,
         ge=1,
         description="refuse submits routed here (429) while the lane's queue is this deep",
+    )
+    spillover: SpilloverConfig | None = Field(
+        default=None,
+        description="run jobs waiting here in another lane that has free slots [default: off]",
     )
 
     @property
@@ -291,6 +328,9 @@ class Settings(BaseSettings):
                     "concurrency": config.concurrency or defaults[lane].concurrency,
                 }
             )
+        for lane, config in merged.items():
+            if config.spillover is not None and lane in config.spillover.to:
+                raise ValueError(f"{lane}: spillover.to names the lane itself")
         names = [b.name for lane in merged.values() for b in lane.backends]
         duplicates = sorted({n for n in names if names.count(n) > 1})
         if duplicates:
