@@ -24,7 +24,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -35,6 +35,10 @@ from laneway.lanes import LANES, Lane, parse_lane
 
 EXAMPLES_DIR = Path(__file__).resolve().parent / "examples"
 BANK_SUFFIXES = (".yaml", ".yml", ".jsonl")
+USER_WEIGHT = 10.0
+"""A user's example counts this many times a packaged one: the bank has thousands of
+general examples, and a handful of the user's own must still move the decisions they
+cover (``tests/classifier/test_clf_teach.py`` checks that they do)."""
 METADATA_KEYS = frozenset({"text", "lane", "label", "group", "id", "source", "note"})
 """Keys of a ``text`` example that describe it rather than the request."""
 
@@ -49,6 +53,8 @@ class Example:
     request: dict[str, Any]
     text: str
     group: str = ""
+    weight: float = 1.0
+    """How much the example counts in training: the user's own count USER_WEIGHT times."""
 
 
 def _example(lane: object, raw: Any, where: str, group: str) -> Example:
@@ -135,16 +141,20 @@ def load_examples(path: Path) -> list[Example]:
         raise BankError(f"{path}: not UTF-8 text ({exc.reason})") from None
 
 
+def load_user_examples(path: Path) -> list[Example]:
+    """The user's examples (``classifier.examples_file``), weighted ``USER_WEIGHT``."""
+    return [replace(e, weight=USER_WEIGHT) for e in load_examples(path)]
+
+
 def packaged_files() -> list[Path]:
     return sorted(p for p in EXAMPLES_DIR.iterdir() if p.suffix in BANK_SUFFIXES)
 
 
 def load_bank(extra: Path | None = None) -> list[Example]:
     """The packaged bank, plus the user's file ``extra``."""
-    files = packaged_files()
+    bank = [example for path in packaged_files() for example in load_examples(path)]
     if extra is not None:
-        files.append(Path(extra))
-    bank = [example for path in files for example in load_examples(path)]
+        bank.extend(load_user_examples(Path(extra)))
     check_bank(bank)
     return bank
 
@@ -156,9 +166,12 @@ def check_bank(bank: Sequence[Example]) -> None:
 
 
 def bank_digest(bank: Sequence[Example]) -> str:
-    """Content hash of the bank's labelled requests: what trained heads are cached under."""
+    """Content hash of the bank's labelled requests and their weights: what trained heads
+    are cached under."""
     digest = hashlib.sha256()
     for example in bank:
         digest.update(example.lane.encode() + b"\0")
+        if example.weight != 1.0:
+            digest.update(f"weight={example.weight!r}".encode() + b"\0")
         digest.update(json.dumps(example.request, sort_keys=True, default=str).encode() + b"\0")
     return digest.hexdigest()[:24]

@@ -43,16 +43,21 @@ def train_softmax(
     l2: float = 1e-4,
     steps: int = 400,
     lr: float = 0.5,
+    weights: FloatArray | None = None,
 ) -> Head:
     """Multinomial logistic regression by full-batch gradient descent with momentum,
-    lanes balanced so a larger bank section does not bias the head."""
+    lanes balanced so a larger bank section does not bias the head. ``weights`` (one per
+    row, default 1) make some examples count more, within that balance."""
     n = dense.shape[0]
+    weight = np.ones(n, dtype=np.float32) if weights is None else weights.astype(np.float32)
     wd = np.zeros((dense.shape[1], classes), dtype=np.float32)
     ws = np.zeros((sparse.width, classes), dtype=np.float32)
     b = np.zeros(classes, dtype=np.float32)
     onehot = np.eye(classes, dtype=np.float32)[y]
-    counts = onehot.sum(axis=0)
-    sample_w = (n / (classes * np.maximum(counts, 1.0)))[y][:, None].astype(np.float32)
+    counts = (onehot * weight[:, None]).sum(axis=0)
+    total = np.float32(weight.sum())
+    balance = total / (classes * np.maximum(counts, np.float32(1e-6)))
+    sample_w = (balance[y] * weight * (n / total))[:, None].astype(np.float32)
     vd: FloatArray = np.zeros_like(wd)
     vs: FloatArray = np.zeros_like(ws)
     vb: FloatArray = np.zeros_like(b)

@@ -40,7 +40,7 @@ from typing import Literal
 import numpy as np
 import numpy.typing as npt
 
-from classifier.bank import Example, bank_digest, check_bank, load_bank, load_examples
+from classifier.bank import Example, bank_digest, check_bank, load_bank, load_user_examples
 from classifier.disk_cache import VectorCache, atomic_save, cache_dir, load_npz, model_digest
 from classifier.features import FEATURE_NAMES, feature_vector, last_user_text
 from classifier.strategies.base import Decision, Request, Strategy
@@ -90,7 +90,7 @@ class EmbeddingStrategy(Strategy):
         else:
             self.bank = list(bank)
             if examples_file is not None:
-                self.bank.extend(load_examples(Path(examples_file)))
+                self.bank.extend(load_user_examples(Path(examples_file)))
             check_bank(self.bank)
         texts = [e.text for e in self.bank]
         root = cache_dir() if use_cache else None
@@ -127,6 +127,7 @@ class EmbeddingStrategy(Strategy):
                 [feature_vector(e.request) for e in self.bank], np.float32
             )
             self._y = np.array([self.lanes.index(e.lane) for e in self.bank], dtype=np.int64)
+            self._weights = np.array([e.weight for e in self.bank], dtype=np.float32)
             self.quick_head = self._train_quick()
             _, missing = self._vectors.lookup(texts)
             if full_head == "off":
@@ -156,6 +157,7 @@ class EmbeddingStrategy(Strategy):
             self._bank_lexical,
             self._y,
             len(self.lanes),
+            weights=self._weights,
         )
 
     def _load_heads(self) -> bool:
@@ -193,6 +195,7 @@ class EmbeddingStrategy(Strategy):
                 self._bank_lexical,
                 self._y,
                 len(self.lanes),
+                weights=self._weights,
             )
             if self._heads_path is not None:
                 atomic_save(
