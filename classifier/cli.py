@@ -19,7 +19,7 @@ from rich.console import Console
 from rich.table import Table
 from typer.core import TyperGroup
 
-from classifier.bank import BankError, Example, load_bank, load_examples
+from classifier.bank import BankError, Example, load_bank, load_examples, load_user_examples
 from classifier.calibration import (
     DEFAULT_BINS,
     DEFAULT_FOLDS,
@@ -121,19 +121,17 @@ def classify_text(
 
 def print_report(report: Report, title: str, show_errors: bool = False) -> None:
     summary = Table(title=title)
-    for column in ("n", "accuracy", "macro-F1", "worst family", "p50 ms", "p90 ms", "p99 ms"):
+    timed = report.n > 0 and any(report.latency_ms.values())
+    columns = ["n", "accuracy", "macro-F1", "worst family"]
+    for column in columns + (["p50 ms", "p90 ms", "p99 ms"] if timed else []):
         summary.add_column(column, justify="right")
     worst, worst_acc = report.worst_family
     lat = report.latency_ms
-    summary.add_row(
-        str(report.n),
-        f"{report.accuracy:.3f}",
-        f"{report.macro_f1:.3f}",
-        f"{worst} {worst_acc:.2f}",
-        f"{lat['p50']:.2f}",
-        f"{lat['p90']:.2f}",
-        f"{lat['p99']:.2f}",
-    )
+    row = [str(report.n), f"{report.accuracy:.3f}", f"{report.macro_f1:.3f}"]
+    row.append(f"{worst} {worst_acc:.2f}")
+    if timed:
+        row += [f"{lat['p50']:.2f}", f"{lat['p90']:.2f}", f"{lat['p99']:.2f}"]
+    summary.add_row(*row)
     console.print(summary)
     lanes = Table(title="per lane")
     for column in ("lane", "precision", "recall", "F1", "n"):
@@ -204,7 +202,7 @@ def _bank_strategy(config: ClassifierConfig, name: str, bank: Sequence[Example])
 
 def _load_user_file(path: Path) -> list[Example]:
     try:
-        return load_examples(path)
+        return load_user_examples(path)
     except BankError as exc:
         _fail(str(exc))
 
@@ -225,12 +223,24 @@ def eval_command(
         int, typer.Option("--folds", min=2, help="held-out folds (whole template groups)")
     ] = DEFAULT_FOLDS,
     bins: Annotated[int, typer.Option("--bins", min=2, help="confidence bins")] = DEFAULT_BINS,
+    bank_file: Annotated[
+        Path | None,
+        typer.Option(
+            "--bank",
+            exists=True,
+            dir_okay=False,
+            help="hold out groups of this example file (YAML/JSONL) instead of the bank's",
+        ),
+    ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="print JSON")] = False,
 ) -> None:
     """Accuracy, macro-F1, confusion matrix, per-family accuracy, latency and a reliability
-    table (confidence vs accuracy) on FILE; without FILE, on the example bank with each
-    fold of template groups decided by heads trained without it."""
+    table (confidence vs accuracy) on FILE; without FILE, on the example bank (packaged +
+    classifier.examples_file, or --bank) with each fold of template groups decided by
+    heads trained without it."""
     config = _config(strategy)
+    if file is not None and bank_file is not None:
+        _fail("give FILE or --bank, not both")
     if file is not None:
         chosen = _strategy(strategy)
         report = evaluate(chosen.classify, load_items(file))
@@ -238,10 +248,11 @@ def eval_command(
     else:
         name = _resolved(config, strategy)
         try:
-            bank = load_bank(config.examples_file)
+            bank = load_examples(bank_file) if bank_file else load_bank(config.examples_file)
         except BankError as exc:
             _fail(str(exc))
         items = as_items(bank)
+        source = bank_file.name if bank_file else "the example bank"
         if _trainable(name):
             err.print(f"training {folds} held-out folds of the bank ({len(bank)} examples)")
             decided = held_out_decisions(
@@ -250,10 +261,10 @@ def eval_command(
                 folds,
                 lambda done, total: err.print(f"  fold {done}/{total} done"),
             )
-            title = f"{name}, {folds} folds of template groups held out, on the example bank"
+            title = f"{name}, {folds} folds of template groups held out, on {source}"
         else:
             decided = build_strategy(config, name).classify_batch([i.request for i in items])
-            title = f"{name} (nothing trained) on the example bank"
+            title = f"{name} (nothing trained) on {source}"
         report = score(items, decided)
     table = _reliability(report, bins)
     if as_json:
@@ -307,7 +318,8 @@ def train_command(
         )
     err.print(f"training on the bank plus all {len(user)} examples of {file.name}")
     final = _bank_strategy(config, name, [*packaged, *user])
-    key = getattr(getattr(final, "model", final), "cache_key", None)
+    heads = getattr(final, "model", final)
+    key = getattr(heads, "cache_key", None)
     in_use = config.examples_file is not None and Path(config.examples_file).resolve() == (
         file.resolve()
     )
@@ -320,6 +332,7 @@ def train_command(
         "before": before.as_dict() if before else None,
         "after": after.as_dict() if after else None,
         "heads_cache_key": key,
+        "heads_were_cached": bool(getattr(heads, "loaded_from_cache", False)),
         "in_use": in_use,
     }
     if as_json:
