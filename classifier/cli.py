@@ -30,7 +30,7 @@ from classifier.calibration import (
     reliability,
 )
 from classifier.evaluate import Report, evaluate, load_items, score
-from classifier.strategies import build_strategy, embeddings_available
+from classifier.strategies import FullHead, build_strategy, embeddings_available
 from classifier.strategies.base import Strategy
 from laneway.lanes import LANES
 from laneway.settings import ClassifierConfig, ConfigError, load_settings
@@ -79,9 +79,9 @@ def _config(strategy: str | None) -> ClassifierConfig:
     return config
 
 
-def _strategy(name: str | None) -> Strategy:
+def _strategy(name: str | None, full_head: FullHead = "background") -> Strategy:
     config = _config(name)
-    return build_strategy(config, "keyword" if name == "keyword" else None)
+    return build_strategy(config, "keyword" if name == "keyword" else None, full_head=full_head)
 
 
 StrategyOption = Annotated[
@@ -242,7 +242,7 @@ def eval_command(
     if file is not None and bank_file is not None:
         _fail("give FILE or --bank, not both")
     if file is not None:
-        chosen = _strategy(strategy)
+        chosen = _strategy(strategy, full_head="now")  # score the whole model, not a warm-up
         report = evaluate(chosen.classify, load_items(file))
         title = f"{chosen.name} on {file.name}"
     else:
@@ -379,7 +379,9 @@ def export_command(
         settings = command_settings(config)
     except ConfigError as exc:
         _fail(str(exc))
-    client = redis.Redis.from_url(settings.redis_url, socket_connect_timeout=3)
+    client = redis.Redis.from_url(
+        settings.redis_url, decode_responses=True, socket_connect_timeout=3
+    )
     try:
         client.ping()
         lines = list(export_lines(finished_jobs(client, tenant), client_routed_only))

@@ -33,17 +33,18 @@ CLIENT_ROUTED = "route"
 
 
 def finished_jobs(client: redis.Redis, tenant: str | None = None) -> Iterator[Job]:
-    """Jobs of ``tenant`` (every tenant when None) in their tenants' job indexes, oldest
-    first per tenant."""
+    """Finished jobs of ``tenant`` (every tenant when None) in their tenants' job indexes,
+    oldest first per tenant. ``client`` must decode responses (``decode_responses=True``),
+    as the job store's clients do."""
     store = JobStore(client, ttl=0)
     if tenant is not None:
         indexes = [keys.tenant_jobs(tenant)]
     else:
         pattern = keys.tenant_jobs("*")
-        indexes = sorted(_text(k) for k in client.scan_iter(match=pattern, count=500))
+        indexes = sorted(str(k) for k in client.scan_iter(match=pattern, count=500))
     for index in indexes:
         for job_id in client.zrange(index, 0, -1):
-            job = store.get(_text(job_id))
+            job = store.get(str(job_id))
             if job is not None and job.status.finished:
                 yield job
 
@@ -70,7 +71,3 @@ def export_lines(jobs: Iterator[Job], client_routed_only: bool = False) -> Itera
         if row is None or (client_routed_only and row["decided_by"] != CLIENT_ROUTED):
             continue
         yield json.dumps(row, ensure_ascii=False)
-
-
-def _text(value: Any) -> str:
-    return value.decode() if isinstance(value, bytes) else str(value)

@@ -59,7 +59,7 @@ THEIRS = [
     "Compute the sum of the first 8 cubes and explain each step.",
     "Compute the sum of the first 15 odd numbers and explain each step.",
     "Compute the product of the first 6 even numbers and explain each step.",
-    "Compute the sum of the first 9 multiples of 3 and explain each step.",
+    "Compute the sum of the first 25 even numbers and explain each step.",
 ]
 PROBE = "Compute the sum of the first 30 odd numbers and explain each step."
 """Not in their file: a request like theirs."""

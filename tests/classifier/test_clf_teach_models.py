@@ -93,6 +93,7 @@ def test_user_examples_change_a_decision_they_cover(tmp_path: Path) -> None:
         assert decision.confidence >= 0.7
 
 
+@pytest.mark.timeout(600)  # three trainings of both heads on the whole bank, one cold
 def test_classify_train_reports_accuracy_before_and_after_and_caches_the_heads(
     tmp_path: Path,
 ) -> None:
@@ -132,3 +133,25 @@ def test_classify_eval_holds_out_template_groups_of_a_bank_file(
     assert sum(b["n"] for b in table["bins"]) == len(small_bank)
     assert 0 <= table["ece"] <= 1 and report["accuracy"] > 0.5
     assert set(report["per_family"]) == {e.group for e in small_bank}
+
+
+CLEAR_BY_LANE = {
+    "fast-path": ["good morning!", "what's 7 times 8", "translate 'thank you' into german"],
+    "general": [
+        "What are some tips for keeping houseplants alive while travelling?",
+        "Write a short poem about a lighthouse at dawn.",
+    ],
+    "high-compute": [
+        "Implement a priority queue with a binary heap in Python and analyse its complexity.",
+        "Write a detailed 3000 word report on water policy in arid regions with recommendations.",
+    ],
+}
+
+
+def test_the_default_strategy_labels_clear_examples_of_each_lane() -> None:
+    """``auto`` with the embeddings extra: the cascade, rules first, then the heads."""
+    strategy = build_strategy(ClassifierConfig(), full_head="off")
+    assert isinstance(strategy, CascadeStrategy)
+    texts = [(lane, text) for lane, items in CLEAR_BY_LANE.items() for text in items]
+    decisions = strategy.classify_batch([chat(text) for _, text in texts])
+    assert [d.lane for d in decisions] == [lane for lane, _ in texts], [d.reason for d in decisions]

