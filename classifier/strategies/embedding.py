@@ -107,6 +107,7 @@ class EmbeddingStrategy(Strategy):
                 )
             ).encode()
         ).hexdigest()[:24]
+        self.version = self.cache_key
         self._heads_path = root / f"heads-{self.cache_key}.npz" if root else None
         self._vectors = VectorCache(
             root / f"minilm-{digest}-{self.encoder.max_tokens}.npz" if root else None

@@ -99,7 +99,8 @@ def test_exported_and_corrected_jobs_reroute_the_requests_they_cover(
             )
 
             # 4. A classifier started with classifier.examples_file routes a request like
-            #    theirs to general.
+            #    theirs to general (the probe's earlier decision, still in the Redis
+            #    classification cache, belongs to the old heads and is not served).
             terminate(classifier.process, 15)
             _wait_no_classifier(side.redis)
             after = side.config(
