@@ -112,3 +112,28 @@ def test_exported_and_corrected_jobs_reroute_the_requests_they_cover(
             assert job["status"] == "succeeded", job
             assert job["lane"] == "general", job["reason"]
             assert job["reason"].startswith("cascade[embedding]"), job["reason"]
+
+
+@pytest.mark.timeout(300)
+def test_a_malformed_examples_file_is_one_clear_log_line_and_jobs_still_route(
+    system: System, tmp_path_factory: pytest.TempPathFactory, clf_cold_cache: Path
+) -> None:
+    folder = tmp_path_factory.mktemp("badbank")
+    mine = folder / "mine.jsonl"
+    mine.write_text('{"text": "hi", "lane": "fast-path"}\n{"text": "yo", "lane": "medium"}\n')
+    with side_system(system, folder, db=10) as side:
+        side.env["LANEWAY_CACHE_DIR"] = str(clf_cold_cache)
+        config = side.config(
+            "bad", {"classifier": {"strategy": "cascade", "examples_file": str(mine)}}
+        )
+        side.start_worker("general", config)
+        side.start_worker("classify", config)
+        api = side.start_api(config)
+        side.wait_ready("classify", "general", timeout=120)
+        with httpx.Client(base_url=api, timeout=60) as client:
+            job = _finished(client, _submit(client, "Explain how tides work."), 60)
+    assert job["status"] == "succeeded" and job["lane"] == "general", job
+    assert f"{mine}:2: unknown lane 'medium'" in job["reason"], job["reason"]
+    log = (system.supervisor.log_dir / f"{folder.name}-classify.log").read_text()
+    assert log.count(f"cannot load the example bank, routing every job to general: {mine}:2:") == 1
+    assert "Traceback" not in log
