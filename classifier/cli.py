@@ -234,10 +234,12 @@ def eval_command(
     ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="print JSON")] = False,
 ) -> None:
-    """Accuracy, macro-F1, confusion matrix, per-family accuracy, latency and a reliability
-    table (confidence vs accuracy) on FILE; without FILE, on the example bank (packaged +
-    classifier.examples_file, or --bank) with each fold of template groups decided by
-    heads trained without it."""
+    """Accuracy, confusion, per-family scores and a reliability table, on FILE or the bank.
+
+    On FILE (labelled JSONL): also latency. Without FILE: on the example bank (packaged +
+    classifier.examples_file, or --bank), each fold of template groups decided by heads
+    trained without it.
+    """
     config = _config(strategy)
     if file is not None and bank_file is not None:
         _fail("give FILE or --bank, not both")
@@ -290,9 +292,11 @@ def train_command(
     seed: Annotated[int, typer.Option("--seed")] = 0,
     as_json: Annotated[bool, typer.Option("--json", help="print JSON")] = False,
 ) -> None:
-    """Retrain the heads with FILE's examples added to the bank, reporting accuracy before
-    and after on a held-out share of FILE; then cache the heads for bank + all of FILE,
-    which a classifier started with classifier.examples_file: FILE loads at once."""
+    """Retrain the heads with FILE's examples; accuracy before and after on a held-out part.
+
+    Then cache the heads for the bank + all of FILE, which a classifier started with
+    classifier.examples_file: FILE loads at once.
+    """
     config = _config(strategy)
     user = _load_user_file(file)
     name = _resolved(config, strategy)
@@ -368,8 +372,11 @@ def export_command(
     ] = False,
     config: Annotated[Path | None, typer.Option("--config", "-c", dir_okay=False)] = None,
 ) -> None:
-    """Succeeded jobs as labelled JSONL (request + the lane that answered it), for review and
-    `laneway classify train`. Reads the job records in Redis (the running system's)."""
+    """Succeeded jobs as labelled JSONL: request + the lane that answered it.
+
+    For review, then `laneway classify train`. Reads the job records in Redis (the running
+    system's).
+    """
     import redis
 
     from classifier.export import export_lines, finished_jobs
