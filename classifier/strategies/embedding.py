@@ -35,7 +35,6 @@ import threading
 import time
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Literal
 
 import numpy as np
 import numpy.typing as npt
@@ -43,6 +42,7 @@ import numpy.typing as npt
 from classifier.bank import Example, bank_digest, check_bank, load_bank, load_user_examples
 from classifier.disk_cache import VectorCache, atomic_save, cache_dir, load_npz, model_digest
 from classifier.features import FEATURE_NAMES, feature_vector, last_user_text
+from classifier.strategies import FullHead
 from classifier.strategies.base import Decision, Request, Strategy
 from classifier.strategies.minilm import DEFAULT_MAX_TOKENS, MiniLMEncoder
 from classifier.strategies.static import HASH_BUCKETS, SparseRows, StaticEncoder, ngram_counts
@@ -53,7 +53,7 @@ log = logging.getLogger(__name__)
 
 HEADS_VERSION = "3"
 """Bump when the features or the training change: cached heads are keyed by it."""
-FullHeadMode = Literal["background", "now", "off"]
+
 QUICK_THRESHOLD = 0.7
 """The quick head decides alone at or above this probability. Chosen on the dev set
 (round 3 bank, cascade): 0.6 -> 0.887, 0.7 -> 0.920, 0.8 -> 0.907, 0.9 -> 0.907; 0.7 also
@@ -71,7 +71,7 @@ class EmbeddingStrategy(Strategy):
         encoder: MiniLMEncoder | None = None,
         use_cache: bool = True,
         quick_threshold: float = QUICK_THRESHOLD,
-        full_head: FullHeadMode = "background",
+        full_head: FullHead = "background",
         bank: Sequence[Example] | None = None,
     ) -> None:
         """``full_head``: when the heads are not cached, build the MiniLM head in a
