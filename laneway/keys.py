@@ -95,3 +95,13 @@ def monthly_tokens(key_id: str, month: str) -> str:
 def slots(backend: str) -> str:
     """A backend's call slots in use, fleet-wide: holder -> lease expiry (Redis's clock)."""
     return f"{PREFIX}slots:{backend}"
+
+
+def rotation(lane: str) -> str:
+    """A lane's weighted round-robin state, shared by its workers: backend -> current weight."""
+    return f"{PREFIX}wrr:{lane}"
+
+
+LATENCY_EWMA = f"{PREFIX}latency:ewma"
+"""Each backend's latency EWMA in ms, fleet-wide (``<backend>``) and when it was last
+updated (``<backend>|at``, Redis's clock)."""

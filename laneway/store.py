@@ -362,6 +362,12 @@ class JobStore:
             expired=bool(int(expired)),
         )
 
+    def request_and_tenant(self, job_id: str) -> tuple[dict[str, Any], str]:
+        """The job's request and tenant (empty when the job is gone), for a backend
+        choice that depends on them."""
+        request, tenant = self.redis.hmget(keys.job(job_id), ["request", "tenant"])
+        return (json.loads(request) if request else {}), str(tenant or "")
+
     def reroute(
         self,
         job_id: str,

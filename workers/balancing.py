@@ -2,8 +2,9 @@
 held across every worker process and machine.
 
 A call takes a slot on its backend first: a Redis ZSET per backend of slot holders,
-scored by lease expiry. One script chooses the least loaded backend (in-flight calls
-per unit of weight, fleet-wide) that has a free slot and takes it, in one round
+scored by lease expiry. One script chooses a backend that has a free slot, as the
+lane's selection strategy planned it (workers/selection/; by default the least
+loaded: in-flight calls per unit of weight, fleet-wide), and takes it, in one round
 trip. A per-process thread renews the leases of the slots its calls hold, so a
 killed worker's slots come back within ``slot_lease_seconds``.
 """
@@ -22,6 +23,7 @@ import redis
 from laneway import keys
 from laneway.settings import BackendConfig
 from laneway.store import script_source
+from workers.selection.plan import Plan
 
 log = logging.getLogger(__name__)
 
@@ -66,32 +68,38 @@ class FleetSlots:
 
     def take(
         self,
-        pool: Sequence[BackendConfig],
+        pool: Sequence[BackendConfig] | Plan,
         label: str = "",
         give_back: Slot | None = None,
     ) -> Slot | None:
-        """A slot on the least loaded backend of ``pool`` with room (None: all full),
-        after giving back ``give_back`` in the same round trip."""
+        """A slot on a backend of ``pool`` with room, chosen as planned (a bare list of
+        backends: the least loaded); None when all are full. ``give_back`` is given
+        back first, in the same round trip."""
+        plan = pool if isinstance(pool, Plan) else Plan(pool)
         if give_back is not None:
             self.forget(give_back)
-        if not pool and give_back is None:
+        if not plan.backends and give_back is None:
             return None
         token = f"{self._owner}/{label}/{secrets.token_hex(4)}"
-        call_keys = [keys.slots(b.name) for b in pool]
+        call_keys = [keys.slots(b.name) for b in plan.backends]
         args: list[str | float | int] = [
             self.lease_seconds,
             token,
             random.random(),
             give_back.token if give_back else "",
+            plan.mode,
+            random.random(),
         ]
         if give_back is not None:
             call_keys.append(give_back.key)
-        for backend in pool:
-            args += [backend.max_concurrency, backend.weight]
+        if plan.state_key is not None:
+            call_keys.append(plan.state_key)
+        for backend in plan.backends:
+            args += [backend.max_concurrency, backend.weight, backend.name]
         chosen = int(self._take(keys=call_keys, args=args))
         if chosen == 0:
             return None
-        slot = Slot(pool[chosen - 1], token)
+        slot = Slot(plan.backends[chosen - 1], token)
         with self._lock:
             self._held[token] = slot
         return slot

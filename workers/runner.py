@@ -24,8 +24,8 @@ from __future__ import annotations
 import logging
 import random
 import time
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
 import redis
@@ -59,6 +59,8 @@ from workers.policies import (
     decide,
 )
 from workers.policies.deadline import DEADLINE_EXCEEDED
+from workers.selection import JobFacts, Observation, Plan, Selection
+from workers.selection.least_in_flight import LeastInFlight
 from workers.streaming import ChunkBatcher
 
 log = logging.getLogger(__name__)
@@ -74,6 +76,8 @@ class LaneWorkerContext:
     breakers: Breakers
     owner: str
     """This process's worker instance: the holder recorded on the jobs it runs."""
+    selections: Mapping[Lane, Selection] = field(default_factory=dict)
+    """Each lane's backend selection strategy (least-in-flight where none is given)."""
     policies: tuple[Policy, ...] = DEFAULT_POLICIES
 
 
@@ -136,6 +140,9 @@ class JobRunner:
         self.settings = rt.settings
         self.retry = rt.settings.retry
         self.backends = rt.settings.lanes[lane].backends
+        self.selection = ctx.selections.get(lane) or LeastInFlight()
+        self.facts: JobFacts | None = None
+        """The job's request and tenant, read once for a strategy that needs them."""
         self.slot: Slot | None = None
         """The call slot this delivery holds on a backend (see workers/balancing.py)."""
         self.deadline = time.time() + self.retry.job_deadline_seconds
@@ -145,7 +152,7 @@ class JobRunner:
     def run(self) -> str:
         failpoint("lane.start")
         healthy = self.ctx.breakers.available(self.backends)
-        self.slot = self.ctx.slots.take(candidates(healthy, self.prefer_model), self.job_id)
+        self.slot = self.ctx.slots.take(self.plan(healthy), self.job_id)
         if self.slot is None and healthy:
             self.slot = self.await_slot(healthy)
         try:
@@ -190,6 +197,15 @@ class JobRunner:
             return self.call_backends(
                 backend, attempt, JobKind(started.kind or JobKind.CHAT), started.request, token
             )
+
+    def plan(self, healthy: Sequence[BackendConfig]) -> Plan:
+        """How the slot-take script chooses among ``healthy`` (those serving the
+        preferred model when any does), as the lane's strategy has it."""
+        pool = candidates(healthy, self.prefer_model)
+        if pool and self.selection.needs_job and self.facts is None:
+            request, tenant = self.rt.store.request_and_tenant(self.job_id)
+            self.facts = JobFacts(request, tenant)
+        return self.selection.plan(pool, self.facts)
 
     def call_ends(self) -> float:
         """When a backend call must be over (monotonic): the delivery's end or the deadline."""
@@ -296,8 +312,8 @@ class JobRunner:
                     return "cancelled"
                 # another backend of the lane, the same one again only if it is the last
                 untried = [b for b in healthy if b.name not in tried]
-                pool = candidates(untried or healthy, self.prefer_model)
-                self.slot = self.ctx.slots.take(pool, self.job_id, give_back=self.slot)
+                plan = self.plan(untried or healthy)
+                self.slot = self.ctx.slots.take(plan, self.job_id, give_back=self.slot)
                 if self.slot is None:
                     return self.on(Outcome(OutcomeKind.LANE_FULL), failed)
                 backend, attempt = self.slot.backend, open_attempt(self.slot.backend, self.lane)
@@ -338,7 +354,7 @@ class JobRunner:
             },
             closed(attempt, "succeeded", latency_ms=latency),
             guard=FinishGuard(self.owner),
-            alongside=self.slot_release(),
+            alongside=self.slot_release(self.selection.observe(backend, reply.latency_ms)),
         )
         if recorded == "superseded":
             log.warning(
@@ -348,10 +364,21 @@ class JobRunner:
             )
         return recorded
 
-    def slot_release(self) -> Callable[[redis.client.Pipeline], object] | None:
-        """Giving back the held call slot, sent along with the job's final write."""
+    def slot_release(
+        self, observed: Observation | None = None
+    ) -> Callable[[redis.client.Pipeline], object] | None:
+        """Giving back the held call slot (and what the strategy learnt from the call),
+        sent along with the job's final write."""
         slot, self.slot = self.slot, None
-        return self.ctx.slots.release_with(slot) if slot else None
+        release = self.ctx.slots.release_with(slot) if slot else None
+        if release is None or observed is None:
+            return release or observed
+
+        def both(pipe: redis.client.Pipeline) -> object:
+            observed(pipe)
+            return release(pipe)
+
+        return both
 
     def fail(
         self,
@@ -433,7 +460,7 @@ class JobRunner:
         )
         while time.monotonic() < give_up and time.time() < self.deadline:
             time.sleep(SLOT_POLL_SECONDS * (0.5 + random.random()))
-            slot = self.ctx.slots.take(candidates(healthy, self.prefer_model), self.job_id)
+            slot = self.ctx.slots.take(self.plan(healthy), self.job_id)
             if slot is not None:
                 return slot
         return None
