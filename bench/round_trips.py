@@ -27,7 +27,7 @@ from laneway import keys
 from laneway.celery_app import create_app
 from laneway.redis_server import EmbeddedRedis
 from laneway.runtime import Runtime
-from laneway.settings import Settings
+from laneway.settings import LaneConfig, Settings
 from laneway.store import JobStore, dumps
 from laneway.wire import MessageFactory
 from tests.sim_helpers import start_sim_backend
@@ -46,7 +46,7 @@ class CountingConnection(redis.Connection):
     def send_packed_command(self, command: Any, check_health: bool = True) -> None:
         global sent
         sent += 1
-        super().send_packed_command(command, check_health)
+        super().send_packed_command(command, check_health)  # type: ignore[no-untyped-call]
 
 
 def new_job(r: redis.Redis, lane: str, text: str) -> str:
@@ -77,8 +77,8 @@ def main(jobs: int = typer.Option(200, help="jobs per strategy")) -> None:
         sim = start_sim_backend("--profile", "zero", "--name", "zero")
         try:
             for strategy in STRATEGIES:
-                lanes = {
-                    "fast-path": {
+                lane = LaneConfig.model_validate(
+                    {
                         "balancing": strategy,
                         "backends": [
                             {
@@ -89,8 +89,8 @@ def main(jobs: int = typer.Option(200, help="jobs per strategy")) -> None:
                             for n in (1, 2)
                         ],
                     }
-                }
-                settings = Settings(redis_url=server.url, lanes=lanes)
+                )
+                settings = Settings(redis_url=server.url, lanes={"fast-path": lane})
                 pool = redis.ConnectionPool.from_url(
                     server.url, decode_responses=True, connection_class=CountingConnection
                 )
