@@ -15,14 +15,15 @@ import logging
 import random
 import secrets
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import redis
 
 from laneway import keys
 from laneway.settings import BackendConfig
-from laneway.store import script_source
+from laneway.store import SlotTake, script_source
 from workers.selection.plan import Plan
 
 log = logging.getLogger(__name__)
@@ -59,7 +60,7 @@ class FleetSlots:
         self._redis = client
         self.lease_seconds = lease_seconds
         self._owner = owner
-        self._take = client.register_script(script_source("slot_take"))
+        self._take = client.register_script(script_source("slot_take", "take"))
         self._renew = client.register_script(script_source("slot_renew"))
         self._held: dict[str, Slot] = {}
         self._lock = threading.Lock()
@@ -97,9 +98,33 @@ class FleetSlots:
         for backend in plan.backends:
             args += [backend.max_concurrency, backend.weight, backend.name]
         chosen = int(self._take(keys=call_keys, args=args))
-        if chosen == 0:
-            return None
-        slot = Slot(plan.backends[chosen - 1], token)
+        return self._hold(plan.backends[chosen - 1], token) if chosen else None
+
+    def offer(self, plan: Plan, label: str, attempts: Sequence[Mapping[str, Any]]) -> SlotTake:
+        """``plan``'s take for the script that starts the job (laneway/lua/start.lua),
+        with the attempt to open for each candidate: the happy path's choice, slot and
+        start in one round trip. :meth:`adopt` the slot it took."""
+        call_keys = [keys.slots(b.name) for b in plan.backends]
+        if plan.state_key is not None:
+            call_keys.append(plan.state_key)
+        return SlotTake(
+            keys=call_keys,
+            lease=self.lease_seconds,
+            token=f"{self._owner}/{label}/{secrets.token_hex(4)}",
+            mode=plan.mode,
+            limits=[b.max_concurrency for b in plan.backends],
+            weights=[b.weight for b in plan.backends],
+            names=[b.name for b in plan.backends],
+            attempts=list(attempts),
+            randoms=(random.random(), random.random()),
+        )
+
+    def adopt(self, backend: BackendConfig, take: SlotTake) -> Slot:
+        """The slot ``take`` took on ``backend`` (renewed from now on)."""
+        return self._hold(backend, take.token)
+
+    def _hold(self, backend: BackendConfig, token: str) -> Slot:
+        slot = Slot(backend, token)
         with self._lock:
             self._held[token] = slot
         return slot

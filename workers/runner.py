@@ -38,7 +38,7 @@ from laneway.lanes import Lane, queue_for
 from laneway.requests import context_needed
 from laneway.runtime import Runtime
 from laneway.settings import BackendConfig
-from laneway.store import FinishGuard
+from laneway.store import FinishGuard, SlotTake, Started
 from laneway.wire import Priority
 from workers.backends import BackendClient, BackendError, BackendReply, ErrorKind
 from workers.balancing import FleetSlots, Slot, candidates
@@ -152,26 +152,54 @@ class JobRunner:
     def run(self) -> str:
         failpoint("lane.start")
         healthy = self.ctx.breakers.available(self.backends)
-        self.slot = self.ctx.slots.take(self.plan(healthy), self.job_id)
-        if self.slot is None and healthy:
-            self.slot = self.await_slot(healthy)
         try:
-            return self.take_job(bool(healthy))
+            started, backend, attempt = self.start(healthy)
+            return self.take_job(started, backend, attempt, bool(healthy))
         finally:
             if self.slot is not None:
                 self.ctx.slots.release(self.slot)
 
-    def take_job(self, healthy: bool) -> str:
+    def start(
+        self, healthy: list[BackendConfig]
+    ) -> tuple[Started, BackendConfig | None, dict[str, Any] | None]:
+        """Take the job, and a slot for its first call: in one round trip when a backend
+        has room (start.lua takes the slot); when none has, after waiting for one in
+        this thread (nothing written meanwhile). Returns the backend and the attempt
+        opened on it (None when no slot was taken)."""
+        plan = self.plan(healthy)
+        if plan.backends:
+            attempts = [open_attempt(b, self.lane) for b in plan.backends]
+            take = self.ctx.slots.offer(plan, self.job_id, attempts)
+            started = self.store_start(None, take)
+            if started.outcome != "full":
+                if not started.slot:  # refused, or past its deadline
+                    return started, None, None
+                chosen = plan.backends[started.slot - 1]
+                self.slot = self.ctx.slots.adopt(chosen, take)
+                return started, chosen, attempts[started.slot - 1]
+            self.slot = self.await_slot(healthy)
         backend = self.slot.backend if self.slot else None
         attempt = open_attempt(backend, self.lane) if backend else None
-        started = self.rt.store.start(
+        return self.store_start(attempt, None), backend, attempt
+
+    def store_start(self, attempt: dict[str, Any] | None, take: SlotTake | None) -> Started:
+        return self.rt.store.start(
             self.job_id,
             attempt,
             self.owner,
             self.settings.worker.dead_after_seconds,
             # what a hand-over needs to send the job on as this delivery would
             {"prefer_model": self.prefer_model or "", "visited": self.visited},
+            take,
         )
+
+    def take_job(
+        self,
+        started: Started,
+        backend: BackendConfig | None,
+        attempt: dict[str, Any] | None,
+        healthy: bool,
+    ) -> str:
         if started.outcome != "ok" or started.request is None:
             return f"skipped: job is {started.outcome}"
         self.started = True

@@ -1,110 +1,20 @@
--- Choose a backend of a lane that has room, fleet-wide, and take a call slot on it.
--- Each backend's slots are a ZSET of holders scored by lease expiry (Redis's clock);
--- expired holders (a worker killed mid-call) are dropped before counting.
+-- Take a call slot on a backend of a lane that has room, chosen as planned (take.lua).
 -- KEYS: the slot set of each candidate backend, then (when ARGV[4] is given) the
 --       slot set of a slot to give back first, then (modes 'wrr' and 'ewma') the
 --       lane's or fleet's balancing state hash
 -- ARGV: lease seconds, holder token, a random number in [0, 1), token of the slot
 --       to give back ('' for none), mode, a second random number, then per
 --       candidate: max_concurrency, weight, name
--- Modes (see workers/selection/), among the candidates with a free slot:
---   least    least held/weight; ties at random in proportion to weight
---   ordered  the first, in the order given
---   p2c      two at random, the one with less held/weight
---   wrr      smooth weighted round-robin; the state hash holds each backend's
---            current weight, so the rotation is shared by every worker
---   ewma     least ewma x (held + 1), the state hash holding each backend's latency
---            EWMA in ms (a backend not measured yet counts 0: it is tried first)
--- Returns the 1-based index of the chosen candidate (its slot taken), or 0 when
--- every candidate is full (nothing taken).
-local lease = tonumber(ARGV[1])
-local mode = ARGV[5]
+-- Returns the 1-based index of the chosen candidate (its slot taken), or 0.
 local candidates = (#ARGV - 6) / 3
-local now = redis_now()
 local state = KEYS[candidates + 1]
 if ARGV[4] ~= '' then
   redis.call('ZREM', KEYS[candidates + 1], ARGV[4])
   state = KEYS[candidates + 2]
 end
-local function weight(i) return tonumber(ARGV[5 + 3 * i]) end
-local function name(i) return ARGV[6 + 3 * i] end
-
-local open, held = {}, {}
+local limits, weights, names = {}, {}, {}
 for i = 1, candidates do
-  redis.call('ZREMRANGEBYSCORE', KEYS[i], '-inf', now)
-  held[i] = redis.call('ZCARD', KEYS[i])
-  if held[i] < tonumber(ARGV[4 + 3 * i]) then
-    open[#open + 1] = i
-    if mode == 'ordered' then
-      break
-    end
-  end
+  limits[i], weights[i], names[i] = ARGV[4 + 3 * i], ARGV[5 + 3 * i], ARGV[6 + 3 * i]
 end
-if #open == 0 then
-  return 0
-end
-
-local pick = open[1]
-if mode == 'least' or mode == 'ewma' then
-  local costs = {}
-  if mode == 'ewma' then
-    for _, i in ipairs(open) do
-      costs[i] = (tonumber(redis.call('HGET', state, name(i))) or 0) * (held[i] + 1)
-    end
-  else
-    for _, i in ipairs(open) do
-      costs[i] = held[i] / weight(i)
-    end
-  end
-  local best, ties, tie_weight = nil, {}, 0
-  for _, i in ipairs(open) do
-    if best == nil or costs[i] < best then
-      best, ties, tie_weight = costs[i], {i}, weight(i)
-    elseif costs[i] == best then
-      ties[#ties + 1] = i
-      tie_weight = tie_weight + weight(i)
-    end
-  end
-  -- ties go at random in proportion to weight
-  pick = ties[#ties]
-  local point = tonumber(ARGV[3]) * tie_weight
-  for _, i in ipairs(ties) do
-    point = point - weight(i)
-    if point < 0 then
-      pick = i
-      break
-    end
-  end
-elseif mode == 'p2c' then
-  local first = open[math.floor(tonumber(ARGV[3]) * #open) + 1]
-  local second = first
-  if #open > 1 then
-    -- a second draw among the others
-    local index = math.floor(tonumber(ARGV[6]) * (#open - 1)) + 1
-    local others = {}
-    for _, i in ipairs(open) do
-      if i ~= first then
-        others[#others + 1] = i
-      end
-    end
-    second = others[index]
-  end
-  pick = first
-  if held[second] / weight(second) < held[first] / weight(first) then
-    pick = second
-  end
-elseif mode == 'wrr' then
-  local total, best, best_current = 0, nil, nil
-  for _, i in ipairs(open) do
-    total = total + weight(i)
-    local current = tonumber(redis.call('HINCRBYFLOAT', state, name(i), weight(i)))
-    if best == nil or current > best_current then
-      best, best_current = i, current
-    end
-  end
-  pick = best
-  redis.call('HINCRBYFLOAT', state, name(pick), -total)
-end
-redis.call('ZADD', KEYS[pick], now + lease, ARGV[2])
-redis.call('PEXPIRE', KEYS[pick], math.ceil(lease * 2000))
-return pick
+return take_slot(KEYS, state, tonumber(ARGV[1]), ARGV[2], tonumber(ARGV[3]),
+  tonumber(ARGV[6]), ARGV[5], limits, weights, names)
