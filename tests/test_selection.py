@@ -102,8 +102,10 @@ def test_power_of_two_choices_spreads_over_many_backends(r: redis.Redis) -> None
     pool = [backend(f"p2-{i}") for i in range(6)]
     fresh(r, *pool)
     slots = FleetSlots(r, 5.0)
-    chosen = take_many(slots, PowerOfTwoChoices().plan(pool, None), 60, release=False)
-    assert max(chosen.values()) - min(chosen.values()) <= 2, chosen
+    chosen = take_many(slots, PowerOfTwoChoices().plan(pool, None), 600, release=False)
+    # two choices keep the gap to a few calls however many are made (one random
+    # choice would drift by about ±25 after 600)
+    assert max(chosen.values()) - min(chosen.values()) <= 5, chosen
 
 
 def test_peak_ewma_prefers_the_faster_backend_until_its_queue_costs_more(r: redis.Redis) -> None:
@@ -111,7 +113,7 @@ def test_peak_ewma_prefers_the_faster_backend_until_its_queue_costs_more(r: redi
     fresh(r, fast, slow)
     r.hdel(keys.LATENCY_EWMA, *(f"{n}{s}" for n in (fast.name, slow.name) for s in ("", "|at")))
     strategy = PeakEwma(10.0)
-    for chosen, latency in ((fast, 10.0), (slow, 40.0)):
+    for chosen, latency in ((fast, 10.0), (slow, 45.0)):
         with r.pipeline(transaction=False) as pipe:
             observe = strategy.observe(chosen, latency)
             assert observe is not None
@@ -120,7 +122,7 @@ def test_peak_ewma_prefers_the_faster_backend_until_its_queue_costs_more(r: redi
     assert float(r.hget(keys.LATENCY_EWMA, fast.name) or 0) == 10.0
     slots = FleetSlots(r, 5.0)
     plan = strategy.plan([fast, slow], None)
-    # costs 10x(held+1) against 40x(held+1): four calls on fast before one on slow
+    # costs 10x(held+1) against 45x(held+1): four calls on fast before one on slow
     held = [slots.take(plan) for _ in range(5)]
     assert [s.backend.name for s in held if s] == ["e-fast"] * 4 + ["e-slow"]
 
