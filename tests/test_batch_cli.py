@@ -17,6 +17,9 @@ import httpx
 import pytest
 import redis
 
+from laneway.net import free_port, wait_for_port
+from laneway.processes import terminate
+from laneway.supervisor import Child
 from tests.side_system import SideSystem, side_system
 from tests.system import LANEWAY, System
 
@@ -28,6 +31,9 @@ ROLES = ("classify", "fast-path", "general", "high-compute")
 class CliSystem:
     side: SideSystem
     api_url: str
+    config: Path
+    api_env: dict[str, str]
+    api: Child
 
     @property
     def redis(self) -> redis.Redis:
@@ -69,23 +75,21 @@ def cs(system: System, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cli
         env = {**system.env, "LANEWAY_API_KEYS": KEYS}
         for role in ROLES:
             side.start_worker(role, config)
-        port_url = _start_api(side, config, env)
+        port = free_port()
+        api = _start_api(side, config, env, port)
         side.wait_ready(*ROLES)
-        yield CliSystem(side, port_url)
+        yield CliSystem(side, f"http://127.0.0.1:{port}", config, env, api)
 
 
-def _start_api(side: SideSystem, config: Path, env: dict[str, str]) -> str:
-    from laneway.net import free_port, wait_for_port
-
-    port = free_port()
+def _start_api(side: SideSystem, config: Path, env: dict[str, str], port: int) -> Child:
     argv = [*LANEWAY, "api", "--port", str(port)]
     child = side.system.supervisor.spawn(
-        f"batchcli-api-{port}", argv, {**env, "LANEWAY_CONFIG": str(config)}
+        f"batchcli-api-{port}-{time.monotonic_ns()}", argv, {**env, "LANEWAY_CONFIG": str(config)}
     )
     side.children.append(child)
     if not wait_for_port("127.0.0.1", port, 30):
         raise RuntimeError("API did not start")
-    return f"http://127.0.0.1:{port}"
+    return child
 
 
 def write_input(path: Path, count: int, model: str = "sim-small", prefix: str = "r") -> Path:
@@ -209,6 +213,27 @@ def test_sigint_then_run_again_sends_each_line_once(cs: CliSystem, tmp_path: Pat
     assert all(r["error"] is None for r in results)
     assert len({r["response"]["request_id"] for r in results}) == 30
     assert tenant_jobs(cs) - before == 30  # no line sent twice
+
+
+def test_run_rides_out_a_restart_of_the_api(cs: CliSystem, tmp_path: Path) -> None:
+    source = write_input(tmp_path / "in.jsonl", 30, model="sim-slow", prefix="x")
+    output = tmp_path / "out.jsonl"
+    before = tenant_jobs(cs)
+    process = cs.start("run", str(source), "-o", str(output))
+    batch_id = wait_batch_id(output, process)
+    wait_finished(cs, batch_id, 4)
+
+    terminate(cs.api.process, 15)  # the CLI retries meanwhile; the batch waits in Redis
+    port = int(cs.api_url.rsplit(":", 1)[1])
+    cs.api = _start_api(cs.side, cs.config, cs.api_env, port)
+    _, stderr = process.communicate(timeout=120)
+
+    assert process.returncode == 0, stderr
+    assert "cannot reach the API" in stderr and "retrying" in stderr
+    results = output_lines(output)
+    assert [r["custom_id"] for r in results] == input_ids(source)
+    assert all(r["error"] is None for r in results)
+    assert tenant_jobs(cs) - before == 30
 
 
 def test_cancelled_batch_resumes_with_only_the_lines_left(cs: CliSystem, tmp_path: Path) -> None:
