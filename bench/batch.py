@@ -151,7 +151,7 @@ def create(http: httpx.Client, file_id: str) -> dict[str, Any]:
 
 
 def next_line(r: redis.Redis, batch_id: str) -> int:
-    return int(r.hget(f"laneway:batch:{batch_id}", "next_line") or 0)  # type: ignore[arg-type]
+    return int(r.hget(f"laneway:batch:{batch_id}", "next_line") or 0)
 
 
 def watch_batch(

@@ -45,8 +45,9 @@ from laneway.settings import Settings
 DEFAULT_LANES = Settings.model_fields["lanes"].get_default(call_default_factory=True)
 
 SMALL = ["--profile", "small"]
-LANE_OF_PROMPT = ("fast-path", "general", "high-compute")
-"""Where the rules classifier sends each of bench.batch's PROMPTS."""
+PROMPT_NAMES = ("short chat", "explanation", "code")
+"""bench.batch's PROMPTS: the rules classifier sends the first two to fast-path, the
+third to high-compute."""
 
 
 @dataclass
@@ -57,8 +58,8 @@ class Interactive:
     jobs: list[str] = field(default_factory=list)
     wall: list[float] = field(default_factory=list)
     """Each request's arrival, as wall-clock time (what job records hold)."""
-    lanes: list[int] = field(default_factory=list)
-    """Each request's prompt (see ``LANE_OF_PROMPT``)."""
+    prompts: list[int] = field(default_factory=list)
+    """Each request's prompt (an index of ``PROMPT_NAMES``)."""
     errors: Counter[str] = field(default_factory=Counter)
 
 
@@ -105,6 +106,55 @@ def segments(api_url: str, load: Interactive, keep: list[bool]) -> dict[str, flo
     return {name: statistics.median(values) for name, values in spans.items() if values}
 
 
+@dataclass
+class SlotCheck:
+    """What interactive jobs found in their lane while the batch ran."""
+
+    lane: str
+    slots: int
+    jobs: int = 0
+    all_held: int = 0
+    """Interactive jobs routed while batch lines held every slot of the lane."""
+    wait_all_held_ms: list[float] = field(default_factory=list)
+    wait_free_ms: list[float] = field(default_factory=list)
+
+
+def slot_check(
+    api_url: str, batch_id: str, load: Interactive, keep: list[bool], slots: dict[str, int]
+) -> list[SlotCheck]:
+    """For each interactive job of the window: how many batch lines ran in its lane when
+    it was routed (from the batch lines' and its own job records), and its wait in the
+    lane queue (routed → started) when they held every slot, and when they did not."""
+    with httpx.Client(base_url=api_url, timeout=30) as http:
+        batch = http.get(f"/v1/batches/{batch_id}").json()
+        output = http.get(f"/v1/files/{batch['output_file_id']}/content").text.splitlines()
+        running: dict[str, list[tuple[float, float]]] = {lane: [] for lane in slots}
+        for raw in output:
+            job = http.get(f"/v1/jobs/{json.loads(raw)['response']['request_id']}").json()
+            if job.get("started_at") and job.get("finished_at"):
+                running[job["lane"]].append((job["started_at"], job["finished_at"]))
+        checks = {lane: SlotCheck(lane, count) for lane, count in slots.items()}
+        for job_id, kept in zip(load.jobs, keep, strict=True):
+            job = http.get(f"/v1/jobs/{job_id}").json()
+            if not kept or not job.get("routed_at") or not job.get("started_at"):
+                continue
+            check = checks[job["lane"]]
+            routed = job["routed_at"]
+            held = sum(start <= routed < end for start, end in running[job["lane"]])
+            check.jobs += 1
+            wait = (job["started_at"] - routed) * 1000
+            if held >= check.slots:
+                check.all_held += 1
+                check.wait_all_held_ms.append(wait)
+            else:
+                check.wait_free_ms.append(wait)
+    return list(checks.values())
+
+
+def median(values: list[float]) -> str:
+    return f"{statistics.median(values):6.1f}" if values else "     -"
+
+
 async def interactive_load(
     api_url: str, rate: float, duration: float, stop: threading.Event
 ) -> Interactive:
@@ -135,7 +185,7 @@ async def interactive_load(
         if status != 200:
             result.errors[str(status)] += 1
             return
-        result.lanes.append(n % len(LANE_OF_PROMPT))
+        result.prompts.append(n % len(PROMPT_NAMES))
         result.jobs.append(job_id)
         result.wall.append((due - loop.time()) + time.time())
         result.arrivals.append(due + offset_to_monotonic)
@@ -177,8 +227,8 @@ def main(
         duration = 15.0
     print(f"interactive load ({rate:g}/s, Poisson) alone, then while a {lines:,}-line batch runs")
     print("sims: small profile (20 ms to first token, 400 tok/s), max_tokens 16")
-    slots = "16 each" if bench_concurrency else "laneway's defaults, 16/8/4"
-    print(f"lane slots (concurrency): {slots}; batch.concurrency default")
+    slot_note = "16 each" if bench_concurrency else "laneway's defaults, 16/8/4"
+    print(f"lane slots (concurrency): {slot_note}; batch.concurrency default")
     with TemporaryDirectory(prefix="laneway-batch-bench-") as tmp:
         folder = Path(tmp)
         config = {"data_dir": str(folder / "data"), "batch": {"storage_url": str(folder / "f")}}
@@ -223,9 +273,13 @@ def main(
             ]
             idle_stages = segments(system.api_url, idle, [True] * len(idle.jobs))
             busy_stages = segments(system.api_url, busy, keep)
+            slots = {name: lane.concurrency or 8 for name, lane in DEFAULT_LANES.items()}
+            if bench_concurrency:
+                slots = {name: 16 for name in slots}
+            checks = slot_check(system.api_url, batch["id"], busy, keep, slots)
     in_window = [
         (latency, lane)
-        for latency, lane, kept in zip(busy.latencies_ms, busy.lanes, keep, strict=True)
+        for latency, lane, kept in zip(busy.latencies_ms, busy.prompts, keep, strict=True)
         if kept
     ]
     during = [latency for latency, _ in in_window]
@@ -234,14 +288,21 @@ def main(
     print(f"  (errors: idle {dict(idle.errors)}, with the batch {dict(busy.errors)})")
     idle_p50, idle_p99 = report("idle", idle.latencies_ms)
     busy_p50, busy_p99 = report("while the batch runs", during)
-    for index, lane in enumerate(LANE_OF_PROMPT):
-        alone = [v for v, n in zip(idle.latencies_ms, idle.lanes, strict=True) if n == index]
+    for index, prompt in enumerate(PROMPT_NAMES):
+        alone = [v for v, n in zip(idle.latencies_ms, idle.prompts, strict=True) if n == index]
         shared = [v for v, n in in_window if n == index]
-        report(f"  {lane} idle", alone)
-        report(f"  {lane} batch", shared)
+        report(f"  {prompt}, idle", alone)
+        report(f"  {prompt}, batch", shared)
     print("  median ms per stage (job records): idle → while the batch runs")
     for name, _, _ in SEGMENTS:
         print(f"    {name:<14} {idle_stages.get(name, 0):7.1f} → {busy_stages.get(name, 0):7.1f}")
+    print("  lane slots while the batch ran (interactive jobs, from job records):")
+    for check in checks:
+        print(
+            f"    {check.lane:<13} {check.slots:2} slots: {check.all_held}/{check.jobs} found "
+            f"batch lines in all of them; lane-queue wait median {median(check.wait_all_held_ms)}"
+            f" ms then, {median(check.wait_free_ms)} ms otherwise"
+        )
     print(f"  the batch meanwhile: {seconds:.1f} s, {batch_rate:.0f} lines/s")
     ok50 = "ok" if busy_p50 <= 1.5 * idle_p50 else "MISSED"
     ok99 = "ok" if busy_p99 <= 2 * idle_p99 else "MISSED"
