@@ -330,7 +330,9 @@ class BatchRun:
 
     def _find_upload(self, part: Part) -> str | None:
         for item in self._retry(lambda: list(self.api.files())):
-            if item.get("filename") == part.filename and item.get("purpose") == "batch":
+            if item.get("filename") != part.filename or item.get("purpose") != "batch":
+                continue
+            if not part.bytes or item.get("bytes") == part.bytes:
                 return str(item["id"])
         return None
 

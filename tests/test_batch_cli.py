@@ -371,3 +371,23 @@ def test_bad_input_line_is_refused_before_upload(tmp_path: Path) -> None:
         env={**os.environ, "LANEWAY_API_URL": "http://127.0.0.1:9"},
     )
     assert result.returncode == 2 and f"{source}:2" in result.stderr, result.stderr
+
+
+def test_finds_the_running_laneway_up_through_its_run_file(cs: CliSystem, tmp_path: Path) -> None:
+    """Without --api, the API of the `laneway up` whose run file is in the data dir."""
+    from laneway import runfile
+
+    data = tmp_path / "data"
+    run = runfile.RunInfo(os.getpid(), cs.side.redis_url, cs.api_url, None, str(cs.config))
+    runfile.write(data, run)
+    env = {k: v for k, v in cs.env().items() if k not in ("LANEWAY_CONFIG", "LANEWAY_API_URL")}
+    result = subprocess.run(
+        [*LANEWAY, "batch", "list", "--json"],
+        env={**env, "LANEWAY_DATA_DIR": str(data)},
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 0, result.stderr
+    assert isinstance(json.loads(result.stdout), list)
