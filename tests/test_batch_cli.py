@@ -391,3 +391,21 @@ def test_finds_the_running_laneway_up_through_its_run_file(cs: CliSystem, tmp_pa
     )
     assert result.returncode == 0, result.stderr
     assert isinstance(json.loads(result.stdout), list)
+
+
+def test_partial_results_count_each_line_once(tmp_path: Path) -> None:
+    """A download collected twice (retried after a lost connection, or a crash before
+    the state was saved) and a line torn by a crash: each custom_id counts once."""
+    from laneway.batch_run import read_finished
+
+    ok = {"custom_id": "a", "response": {"status_code": 200}, "error": None}
+    failed = {"custom_id": "b", "response": {"status_code": 400}, "error": {"code": "x"}}
+    lines = [json.dumps(item) for item in (ok, failed, ok, failed)]
+    partial = tmp_path / "out.jsonl.partial.jsonl"
+    partial.write_text("\n".join(lines) + "\n" + lines[0][:10])
+
+    finished = read_finished(partial)
+
+    assert finished.offsets == {"a": 0, "b": len(lines[0]) + 1}
+    assert finished.failed == 1
+    assert read_finished(tmp_path / "missing").offsets == {}
