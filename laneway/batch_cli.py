@@ -46,7 +46,7 @@ ApiOption = Annotated[
     typer.Option(
         "--api",
         envvar="LANEWAY_API_URL",
-        help="API root [default: the running `laneway up`, else the config's api.port]",
+        help="API root (default: the running `laneway up`, else the config's api.port)",
     ),
 ]
 KeyOption = Annotated[
@@ -56,7 +56,7 @@ KeyOption = Annotated[
 ConfigOption = Annotated[
     Path | None,
     typer.Option(
-        "--config", "-c", help="YAML config file [default: $LANEWAY_CONFIG or ./laneway.yaml]"
+        "--config", "-c", help="YAML config file (default: $LANEWAY_CONFIG or ./laneway.yaml)"
     ),
 ]
 JsonOption = Annotated[bool, typer.Option("--json", help="print OpenAI's Batch objects as JSON")]
