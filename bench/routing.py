@@ -5,7 +5,8 @@ shared by its active requests, later ones queued in arrival order):
 
     large-1            the large profile: slow, expensive, long context; 20 slots
     medium-1           the medium profile; 7 slots
-    small-1, small-2   the small profile: fast and cheap; one slot each
+    small-1            the small profile: fast and cheap; one slot
+    small-2            a slower (320 tok/s), cheaper small one; one slot
 
 sized so that routing every request by its true label (the oracle) loads each pool
 to about 50-70 % (the planned and the measured loads are printed). Traffic like
@@ -24,8 +25,14 @@ rate. Every strategy replays the same arrivals, one after the other, in one run:
                           its tokens/s with every slot busy)
     oracle                the true label's pool, least-connections inside it
     laneway               a real laneway system over the same sims: API, classifier
-                          (laneway's default strategy), lane workers; submitted through
-                          the API's OpenAI endpoint with model "auto"
+                          (laneway's default strategy), two worker processes per lane
+                          (--workers-per-lane), each backend's max_concurrency = its
+                          slots, weight = its tokens/s; submitted through the API's
+                          OpenAI endpoint with model "auto"; laneway's default in-lane
+                          strategy (least-in-flight)
+    laneway: <strategy>   the same on a fresh system with ``balancing: <strategy>`` in
+                          every lane, for each other in-lane strategy (--strategies);
+                          only fast-path has two backends, so only there they differ
     laneway + spillover   only when --only names "spill": the same with lane spillover
                           on (see ``spillover``): fast-path jobs waiting --spill-after
                           seconds run in general or high-compute when one has room
@@ -36,14 +43,18 @@ The first five are direct clients of the sims. Every response is streamed, for t
 time to first token. Reported per strategy: end-to-end latency and time to first token
 (p50/p99, overall and per true label), total cost (usage x the sims' prices), quality
 misses (high-compute served by a smaller model than the large one, general by the
-small one), failed jobs, each backend's peak concurrency against its slots and its
-load, and the cost-saving bound (the share of the all-large cost that this mix need
-not spend).
+small one), failed jobs, each backend's peak of requests open in it (the sim's own
+counter, active + queued inside it) against its slots, its load, the weighted
+strategies' shares against their weights, and the cost-saving bound (the share of the
+all-large cost that this mix need not spend). For laneway the job records say where
+its distance from the oracle comes from (misroutes, queue waits, the classify stage).
+At the end, issue 11's targets, PASS or MISS with the numbers, for each laneway run.
 
     python bench/routing.py [--quick] [--seed 7] [--json out.json] [--devset PATH]
 
-A default run takes about five minutes, ``--quick`` about two (the longest answers
-alone take ten seconds on the large model, and every strategy waits for its last one).
+A default run takes about twelve minutes, ``--quick`` about seven (the longest answers
+alone take ten seconds on the large model, every strategy waits for its last one, and
+each laneway run starts a fresh system).
 """
 
 from __future__ import annotations
