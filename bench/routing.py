@@ -52,7 +52,7 @@ At the end, issue 11's targets, PASS or MISS with the numbers, for each laneway 
 
     python bench/routing.py [--quick] [--seed 7] [--json out.json] [--devset PATH]
 
-A default run takes about twelve minutes, ``--quick`` about seven (the longest answers
+A default run takes about eleven minutes, ``--quick`` about eight (the longest answers
 alone take ten seconds on the large model, every strategy waits for its last one, and
 each laneway run starts a fresh system).
 """
