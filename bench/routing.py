@@ -1128,7 +1128,9 @@ async def run_laneway(
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--quick", action="store_true", help="about two minutes")
+    parser.add_argument(
+        "--quick", action="store_true", help="fewer requests (115): about eight minutes"
+    )
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--rate", type=float, default=8.5, help="steady arrivals per second")
     parser.add_argument("--seconds", type=float, help="steady phase [default 20, quick 6]")
@@ -1140,8 +1142,9 @@ def main() -> None:
     parser.add_argument("--json", type=Path, help="write every number here")
     parser.add_argument(
         "--only",
-        help="comma-separated subset: rr,wrr,lc,large,oracle,laneway [default: all of "
-        "these], and spill (laneway + spillover, only when named)",
+        help="comma-separated subset: rr,wrr,lc,large,oracle,laneway (one run per "
+        "--strategies) [default: all of these], and spill (laneway + spillover, only when "
+        "named)",
     )
     parser.add_argument(
         "--spill-after", type=float, default=1.0, help="spill run: fast-path's age limit"
