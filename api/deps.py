@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Annotated
 
 import redis.asyncio as aioredis
@@ -10,6 +10,7 @@ from fastapi import Depends, Request
 
 from api.auth import Authenticator, Principal, presented_key
 from api.ratelimit import RateLimiter
+from api.request_counts import RequestCounts
 from laneway.net import is_loopback
 from laneway.settings import Settings
 from laneway.store import AsyncJobStore
@@ -24,6 +25,7 @@ class ApiState:
     producer: AsyncProducer
     auth: Authenticator
     limiter: RateLimiter
+    request_counts: RequestCounts = field(default_factory=RequestCounts)
 
 
 async def get_state(request: Request) -> ApiState:

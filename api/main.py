@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -13,7 +14,8 @@ from api.auth import Authenticator
 from api.deps import ApiState, metrics_guard
 from api.limits import BodyLimit
 from api.ratelimit import RateLimiter
-from api.routes import docs, health, jobs, metrics, openai
+from api.request_counts import CountRequests, RequestCounts
+from api.routes import docs, health, jobs, metrics, openai, usage
 from laneway.apikeys import AsyncKeyStore, KeyRing
 from laneway.celery_app import create_app as create_celery
 from laneway.redis_server import client_options
@@ -27,6 +29,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or load_settings()
     # A malformed key list stops the API here, before it serves anything.
     keyring = KeyRing.from_env(settings.api.api_keys_env)
+    request_counts = RequestCounts()
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -44,8 +47,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             producer=AsyncProducer(store, MessageFactory(create_celery(settings)), settings),
             auth=Authenticator(keyring, AsyncKeyStore(client)),
             limiter=RateLimiter(client),
+            request_counts=request_counts,
         )
+        flusher = asyncio.create_task(request_counts.flush_forever(client))
         yield
+        await request_counts.close(client, flusher)
         await client.aclose()
 
     app = FastAPI(
@@ -60,9 +66,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     errors.install(app)
     ratelimit.install(app)
     app.add_middleware(BodyLimit, max_bytes=settings.api.max_body_bytes)
-    app.add_middleware(errors.CatchAll)  # added last: the outermost
+    app.add_middleware(errors.CatchAll)
+    app.add_middleware(CountRequests, counts=request_counts)  # added last: the outermost
     app.include_router(jobs.router)
     app.include_router(openai.router)
+    app.include_router(usage.router)
     app.include_router(health.router)
     app.include_router(metrics.router, dependencies=[Depends(metrics_guard)])
     app.include_router(docs.router)

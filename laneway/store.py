@@ -22,6 +22,7 @@ import redis.asyncio as aioredis
 from redis.commands.core import Script
 
 from laneway import keys
+from laneway.histograms import lua_preamble
 from laneway.jobs import Job, JobStatus
 from laneway.lanes import QUEUE_PREFIX
 from laneway.wire import QueuedMessage
@@ -30,7 +31,8 @@ from laneway.wire import QueuedMessage
 @cache
 def script_source(name: str) -> str:
     folder = resources.files("laneway") / "lua"
-    return (folder / "common.lua").read_text() + "\n" + (folder / f"{name}.lua").read_text()
+    common = (folder / "common.lua").read_text()
+    return lua_preamble() + common + "\n" + (folder / f"{name}.lua").read_text()
 
 
 def dumps(value: Any) -> str:
