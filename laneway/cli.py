@@ -27,6 +27,7 @@ from laneway.lanes import LANES
 from laneway.net import is_loopback
 from laneway.settings import ConfigError, Settings, load_settings
 from laneway.sim.cli import sim_backend
+from laneway.usage_cli import usage_command
 
 app = typer.Typer(
     add_completion=False,
@@ -39,6 +40,7 @@ dead_app = typer.Typer(no_args_is_help=True, help="Dead-lettered jobs: list them
 app.add_typer(dead_app, name="dead")
 app.command("sim-backend")(sim_backend)
 app.add_typer(keys_app, name="keys")
+app.command("usage")(usage_command)
 
 console = Console()
 err = Console(stderr=True)
