@@ -8,7 +8,7 @@ hash into Prometheus histograms. The bucket bounds live here only: the scripts g
 them as a generated Lua table (:func:`lua_preamble`).
 
 Field names: ``<metric>|<label values...>|<le>`` for a bucket (``le`` the bound as
-written in :data:`BUCKETS`, or ``+Inf``) and ``<metric>|<label values...>|sum``.
+``%g`` writes it, or ``+Inf``) and ``<metric>|<label values...>|sum`` (microseconds).
 """
 
 from __future__ import annotations
@@ -67,17 +67,26 @@ BY_FIELD = {spec.field: spec for spec in HISTOGRAMS}
 
 
 def bound_text(bound: float) -> str:
-    """A bound as both Lua and this module write it (``%g``: 0.005, 1, 2.5, 300)."""
+    """A bound as both Lua (``string.format('%g')``) and this module write it: 0.005, 1,
+    2.5, 300."""
     return f"{bound:g}"
 
 
 def lua_preamble() -> str:
-    """``BUCKETS[metric] = {{bound, text}, ...}`` for ``observe`` in common.lua."""
-    lines = ["local BUCKETS = {}"]
+    """``BUCKETS[metric] = {bound, ...}`` for ``observe`` in common.lua: one table per
+    bucket layout, as every script builds it on each call."""
+    layouts: dict[tuple[float, ...], str] = {}
+    lines = []
     for spec in HISTOGRAMS:
-        pairs = ", ".join(f"{{{bound!r}, '{bound_text(bound)}'}}" for bound in spec.buckets)
-        lines.append(f"BUCKETS['{spec.field}'] = {{{pairs}}}")
-    return "\n".join(lines) + "\n"
+        if spec.buckets not in layouts:
+            layouts[spec.buckets] = name = f"BOUNDS_{len(layouts)}"
+            lines.append(f"local {name} = {{{', '.join(repr(b) for b in spec.buckets)}}}")
+    pairs = ", ".join(f"{spec.field} = {layouts[spec.buckets]}" for spec in HISTOGRAMS)
+    return "\n".join([*lines, f"local BUCKETS = {{{pairs}}}"]) + "\n"
+
+
+SUM_SCALE = 1_000_000
+"""Sums are kept as integer microseconds (HINCRBY: exact, and cheaper than floats)."""
 
 
 @dataclass
@@ -114,7 +123,7 @@ def read(raw: Mapping[str, str]) -> dict[str, dict[tuple[str, ...], Series]]:
             continue
         series = out[metric].setdefault(tuple(labels), Series())
         if slot == "sum":
-            series.total = float(value)
+            series.total = int(value) / SUM_SCALE
         else:
             series.counts[slot] = int(value)
     return out

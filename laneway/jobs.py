@@ -108,6 +108,8 @@ class Job(BaseModel):
                 data[name] = json.loads(data[name])
         if "attempt_open" in data:
             data.setdefault("attempts", []).append(json.loads(data.pop("attempt_open")))
+        if "backend_us" in data:  # kept in microseconds: summed by HINCRBY (see common.lua)
+            data["backend_ms"] = int(data.pop("backend_us")) / 1000
         data["usage_estimated"] = bool(
             isinstance(data.get("usage"), dict) and data["usage"].get("estimated")
         )

@@ -65,9 +65,9 @@ def _answer_text(body: Mapping[str, Any]) -> str:
 
 @dataclass
 class Totals:
-    """Sums over jobs, as kept in the hourly hashes."""
+    """Sums over jobs, as kept in the hourly hashes (integers: cost in 1e-8 units,
+    durations in microseconds)."""
 
-    jobs: int = 0
     succeeded: int = 0
     failed: int = 0
     cancelled: int = 0
@@ -75,19 +75,27 @@ class Totals:
     completion_tokens: int = 0
     estimated: int = 0
     """Jobs whose tokens laneway counted because the backend sent no usage."""
-    cost: float = 0.0
-    queue_wait_ms: float = 0.0
-    queue_wait_ms_jobs: int = 0
-    ttft_ms: float = 0.0
-    ttft_ms_jobs: int = 0
-    backend_ms: float = 0.0
-    backend_ms_jobs: int = 0
+    cost_e8: int = 0
+    queue_wait_us: int = 0
+    started: int = 0
+    """Jobs a lane worker took (those with a queue wait)."""
+    ttft_us: int = 0
+    streamed: int = 0
+    """Jobs with a time to first token."""
+    backend_us: int = 0
+
+    @property
+    def jobs(self) -> int:
+        return self.succeeded + self.failed + self.cancelled
+
+    @property
+    def cost(self) -> float:
+        return self.cost_e8 / 1e8
 
     def add(self, measure: str, value: str) -> None:
-        current = getattr(self, measure, None)
-        if isinstance(current, bool) or not isinstance(current, int | float):
-            return  # a measure of a later version: not ours to sum
-        setattr(self, measure, current + type(current)(float(value)))
+        if measure in self.__dataclass_fields__:
+            setattr(self, measure, getattr(self, measure) + int(value))
+        # else a measure of a later version: not ours to sum
 
     def merge(self, other: Totals) -> None:
         for name in self.__dataclass_fields__:
@@ -96,8 +104,8 @@ class Totals:
     def view(self) -> dict[str, Any]:
         """The JSON shape of ``GET /v1/usage`` (means instead of sums of durations)."""
 
-        def mean(total: float, count: int) -> float | None:
-            return round(total / count, 2) if count else None
+        def mean_ms(total_us: int, count: int) -> float | None:
+            return round(total_us / count / 1000, 2) if count else None
 
         return {
             "jobs": self.jobs,
@@ -109,9 +117,9 @@ class Totals:
             "total_tokens": self.prompt_tokens + self.completion_tokens,
             "estimated_jobs": self.estimated,
             "cost": round(self.cost, 8),
-            "mean_queue_wait_ms": mean(self.queue_wait_ms, self.queue_wait_ms_jobs),
-            "mean_ttft_ms": mean(self.ttft_ms, self.ttft_ms_jobs),
-            "backend_ms": round(self.backend_ms, 2),
+            "mean_queue_wait_ms": mean_ms(self.queue_wait_us, self.started),
+            "mean_ttft_ms": mean_ms(self.ttft_us, self.streamed),
+            "backend_ms": round(self.backend_us / 1000, 2),
         }
 
 

@@ -72,7 +72,7 @@ def test_a_finished_job_adds_tokens_cost_and_timings_to_its_hour(scratch: redis.
             "usage": json.dumps(usage),
             "ttft_ms": "40",
             "queue_wait_ms": "15.5",
-            "backend_ms": "1500",
+            "backend_us": "1500000",
             "usage_ttl": "3600",
         },
     )
@@ -80,10 +80,11 @@ def test_a_finished_job_adds_tokens_cost_and_timings_to_its_hour(scratch: redis.
     hour = int(finished // HOUR * HOUR)
     stored = scratch.hgetall(keys.usage_hour(hour))
     prefix = "acme|general|g1|m|"
-    assert stored[prefix + "jobs"] == "1" and stored[prefix + "succeeded"] == "1"
+    assert stored[prefix + "succeeded"] == "1" and prefix + "failed" not in stored
     assert stored[prefix + "prompt_tokens"] == "12" and stored[prefix + "completion_tokens"] == "30"
-    assert stored[prefix + "estimated"] == "1" and float(stored[prefix + "cost"]) == 0.25
-    assert float(stored[prefix + "queue_wait_ms"]) == 15.5
+    assert stored[prefix + "estimated"] == "1" and stored[prefix + "cost_e8"] == "25000000"
+    assert stored[prefix + "queue_wait_us"] == "15500" and stored[prefix + "started"] == "1"
+    assert stored[prefix + "ttft_us"] == "40000" and stored[prefix + "backend_us"] == "1500000"
     # the hour's totals expire usage_ttl after the hour ends
     assert scratch.expiretime(keys.usage_hour(hour)) == hour + HOUR + 3600
     stats = scratch.hgetall(keys.STATS)
@@ -94,7 +95,9 @@ def test_a_finished_job_adds_tokens_cost_and_timings_to_its_hour(scratch: redis.
     assert latency[("general", "g1")].counts == {"2.5": 1}
     report = read_usage(scratch, hour, hour + HOUR, "tenant")
     assert report.total.prompt_tokens == 12 and report.groups["acme"].jobs == 1
-    assert report.total.view()["mean_queue_wait_ms"] == 15.5
+    view = report.total.view()
+    assert view["mean_queue_wait_ms"] == 15.5 and view["mean_ttft_ms"] == 40
+    assert view["backend_ms"] == 1500 and view["cost"] == 0.25 and view["jobs"] == 1
 
 
 def test_a_job_without_usage_ttl_or_usage_still_counts_where_it_can(scratch: redis.Redis) -> None:
@@ -109,8 +112,9 @@ def test_a_job_without_usage_ttl_or_usage_still_counts_where_it_can(scratch: red
 def test_aggregate_groups_and_keeps_to_the_tenant() -> None:
     hours = hour_range(0, 2 * HOUR)
     hashes = [
-        {"a|general|g1|m1|jobs": "2", "a|general|g1|m1|cost": "0.5", "b|general|g1|m1|jobs": "7"},
-        {"a|fast-path|f1|m2|jobs": "1", "a|fast-path|f1|m2|prompt_tokens": "9", "junk": "1"},
+        {"a|general|g1|m1|succeeded": "2", "a|general|g1|m1|cost_e8": "50000000"},
+        {"b|general|g1|m1|failed": "7", "a|fast-path|f1|m2|cancelled": "1"},
+        {"a|fast-path|f1|m2|prompt_tokens": "9", "junk": "1"},
     ]
     mine = aggregate(hashes, hours, "lane", "a")
     assert mine.total.jobs == 3 and mine.total.prompt_tokens == 9
@@ -122,7 +126,7 @@ def test_aggregate_groups_and_keeps_to_the_tenant() -> None:
 
 def test_totals_ignore_measures_they_do_not_know() -> None:
     totals = Totals()
-    totals.add("jobs", "2")
+    totals.add("succeeded", "2")
     totals.add("a_later_measure", "5")
     assert totals.jobs == 2
 
@@ -154,10 +158,11 @@ def test_estimated_usage_counts_prompt_and_answer_text() -> None:
     assert completion["prompt_tokens"] == 1 and completion["completion_tokens"] == 2
 
 
-def test_the_lua_bucket_table_matches_the_exported_bounds() -> None:
-    preamble = histograms.lua_preamble()
+def test_lua_writes_every_bound_as_the_exporter_does(scratch: redis.Redis) -> None:
     for spec in histograms.HISTOGRAMS:
-        line = next(x for x in preamble.splitlines() if f"BUCKETS['{spec.field}']" in x)
-        assert line.count("{") - 1 == len(spec.buckets)
+        labels = ("x",) * len(spec.labels)
         for bound in spec.buckets:
-            assert f"'{histograms.bound_text(bound)}'" in line
+            run_lua(scratch, f"observe('{spec.field}', '{'|'.join(labels)}', {bound!r})", [])
+        stored = histograms.read(scratch.hgetall(keys.HISTOGRAMS))[spec.field][labels]
+        assert stored.counts == {histograms.bound_text(b): 1 for b in spec.buckets}, spec.name
+        assert stored.total == pytest.approx(sum(spec.buckets))

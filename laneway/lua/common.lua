@@ -62,8 +62,18 @@ local function count(field, by)
   redis.call('HINCRBY', STATS, field, by or 1)
 end
 
+-- An integer HINCRBY accepts: Lua writes numbers past 1e14 as '1e+15', and an
+-- error here, after the job's final write, would lose its counts.
+local function whole(x)
+  x = tonumber(x) or 0
+  if x ~= x or x < 0 then
+    return 0
+  end
+  return math.floor(math.min(x, 1e13) + 0.5)
+end
+
 -- One duration into a histogram of laneway/histograms.py (BUCKETS is generated
--- there and prepended to every script): its bucket and its sum.
+-- there and prepended to every script): its bucket, and its sum in microseconds.
 local function observe(metric, labels, seconds)
   if not seconds then
     return
@@ -73,22 +83,18 @@ local function observe(metric, labels, seconds)
   end
   local le = '+Inf'
   for _, bound in ipairs(BUCKETS[metric]) do
-    if seconds <= bound[1] then
-      le = bound[2]
+    if seconds <= bound then
+      le = string.format('%g', bound)
       break
     end
   end
   local prefix = metric .. '|' .. labels .. '|'
   redis.call('HINCRBY', HISTOGRAMS, prefix .. le, 1)
-  redis.call('HINCRBYFLOAT', HISTOGRAMS, prefix .. 'sum', seconds)
-end
-
-local function round2(x)
-  return math.floor(x * 100 + 0.5) / 100
+  redis.call('HINCRBY', HISTOGRAMS, prefix .. 'sum', whole(seconds * 1000000))
 end
 
 -- A closed attempt (JSON) that made a backend call: its duration into
--- backend_call_seconds and the job's backend_ms. Returns the decoded attempt.
+-- backend_call_seconds and the job's backend_us. Returns the decoded attempt.
 local function observe_attempt(job_key, attempt)
   local ok, a = pcall(cjson.decode, attempt)
   if not ok or type(a) ~= 'table' or type(a.started_at) ~= 'number'
@@ -101,13 +107,14 @@ local function observe_attempt(job_key, attempt)
       seconds = a.latency_ms / 1000
     end
     observe('backend_call_seconds', tostring(a.lane) .. '|' .. tostring(a.backend), seconds)
-    redis.call('HINCRBYFLOAT', job_key, 'backend_ms', round2(math.max(seconds, 0) * 1000))
+    redis.call('HINCRBY', job_key, 'backend_us', whole(seconds * 1000000))
   end
   return a
 end
 
 -- Usage totals per hour (laneway/usage.py reads them): one hash per hour, fields
--- tenant|lane|backend|model|measure, kept usage_ttl seconds past the hour.
+-- tenant|lane|backend|model|measure, integers only (HINCRBY is cheaper than
+-- HINCRBYFLOAT and exact), kept usage_ttl seconds past the hour.
 local function account_usage(f, status, usage)
   local ttl = tonumber(f.usage_ttl or '')
   local finished = tonumber(f.finished_at or '')
@@ -117,7 +124,6 @@ local function account_usage(f, status, usage)
   local hour = math.floor(finished / 3600) * 3600
   local key = 'laneway:usage:' .. string.format('%d', hour)
   local prefix = f.tenant .. '|' .. f.lane .. '|' .. f.backend .. '|' .. f.model .. '|'
-  redis.call('HINCRBY', key, prefix .. 'jobs', 1)
   redis.call('HINCRBY', key, prefix .. status, 1)
   if usage then
     redis.call('HINCRBY', key, prefix .. 'prompt_tokens', usage.prompt)
@@ -127,20 +133,26 @@ local function account_usage(f, status, usage)
     end
   end
   if f.cost then
-    redis.call('HINCRBYFLOAT', key, prefix .. 'cost', f.cost)
+    redis.call('HINCRBY', key, prefix .. 'cost_e8', whole(tonumber(f.cost) * 1e8))
   end
-  for _, measure in ipairs({'queue_wait_ms', 'ttft_ms', 'backend_ms'}) do
-    local value = tonumber(f[measure] or '')
-    if value then
-      redis.call('HINCRBY', key, prefix .. measure .. '_jobs', 1)
-      redis.call('HINCRBYFLOAT', key, prefix .. measure, value)
-    end
+  local wait = tonumber(f.queue_wait_ms or '')
+  if wait then
+    redis.call('HINCRBY', key, prefix .. 'queue_wait_us', whole(wait * 1000))
+    redis.call('HINCRBY', key, prefix .. 'started', 1)
+  end
+  local ttft = tonumber(f.ttft_ms or '')
+  if ttft then
+    redis.call('HINCRBY', key, prefix .. 'ttft_us', whole(ttft * 1000))
+    redis.call('HINCRBY', key, prefix .. 'streamed', 1)
+  end
+  if f.backend_us then
+    redis.call('HINCRBY', key, prefix .. 'backend_us', whole(f.backend_us))
   end
   redis.call('EXPIREAT', key, hour + 3600 + ttl)
 end
 
 local ACCOUNTED = {'lane', 'backend', 'cost', 'model', 'tenant', 'created_at', 'finished_at',
-  'usage', 'ttft_ms', 'queue_wait_ms', 'backend_ms', 'usage_ttl'}
+  'usage', 'ttft_ms', 'queue_wait_ms', 'backend_us', 'usage_ttl'}
 
 -- A job reached its final state: the counters, histograms and usage totals it
 -- adds to, in the script that finishes it.
@@ -162,9 +174,8 @@ local function count_finished(job_key, status)
   if f.usage then
     local ok, u = pcall(cjson.decode, f.usage)
     if ok and type(u) == 'table' then
-      -- HINCRBY takes integers only: a script error here would leave the job half-written
-      usage = {prompt = math.floor(tonumber(u.prompt_tokens) or 0),
-        completion = math.floor(tonumber(u.completion_tokens) or 0), estimated = u.estimated == true}
+      usage = {prompt = whole(u.prompt_tokens), completion = whole(u.completion_tokens),
+        estimated = u.estimated == true}
       count('tokens|' .. where .. '|prompt', usage.prompt)
       count('tokens|' .. where .. '|completion', usage.completion)
     end

@@ -53,7 +53,7 @@ if not redis.call('HGET', KEYS[1], 'started_at') then
   local first = redis.call('HMGET', KEYS[1], 'created_at', 'lane')
   local wait = tonumber(ARGV[1]) - (tonumber(first[1] or '') or tonumber(ARGV[1]))
   redis.call('HSET', KEYS[1], 'started_at', ARGV[1], 'queue_wait_ms',
-    round2(math.max(wait, 0) * 1000))
+    math.floor(math.max(wait, 0) * 100000 + 0.5) / 100)
   observe('queue_wait_seconds', first[2] or '', wait)
 end
 if status ~= 'running' then
