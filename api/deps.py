@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import redis.asyncio as aioredis
 from fastapi import Depends, Request
@@ -11,10 +11,14 @@ from fastapi import Depends, Request
 from api.auth import Authenticator, Principal, presented_key
 from api.ratelimit import RateLimiter
 from api.request_counts import RequestCounts
+from laneway.filestore import FileStorage
 from laneway.net import is_loopback
 from laneway.settings import Settings
 from laneway.store import AsyncJobStore
 from producer import AsyncProducer
+
+if TYPE_CHECKING:
+    from api.batch.driver import BatchDriver
 
 
 @dataclass
@@ -25,6 +29,9 @@ class ApiState:
     producer: AsyncProducer
     auth: Authenticator
     limiter: RateLimiter
+    storage: FileStorage
+    """Where the Files API keeps file contents (``batch.storage_url``)."""
+    batch_driver: BatchDriver
     request_counts: RequestCounts = field(default_factory=RequestCounts)
 
 

@@ -163,7 +163,9 @@ def error_response(
 
 def _validation_status(request: Request, native_status: int) -> int:
     # OpenAI-compatible routes answer 400 like OpenAI; the native API says 422.
-    return 400 if request.url.path in OPENAI_PATHS else native_status
+    path = request.url.path
+    openai = path in OPENAI_PATHS or path.startswith(("/v1/files", "/v1/batches"))
+    return 400 if openai else native_status
 
 
 class CatchAll:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -31,17 +33,22 @@ class BodyLimit:
     """413 for a body over ``max_bytes``: at once when Content-Length says so, else as
     soon as the bytes received pass the limit (chunked uploads)."""
 
-    def __init__(self, app: ASGIApp, max_bytes: int) -> None:
+    def __init__(
+        self, app: ASGIApp, max_bytes: int, per_path: Mapping[str, int] | None = None
+    ) -> None:
         self.app = app
         self.max_bytes = max_bytes
+        self.per_path = dict(per_path or {})
+        """Paths with a limit of their own (file uploads)."""
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        max_bytes = self.per_path.get(scope["path"], self.max_bytes)
         declared = dict(scope["headers"]).get(b"content-length")
-        if declared is not None and declared.isdigit() and int(declared) > self.max_bytes:
-            await error_response(413, _message(self.max_bytes), code=CODE)(scope, receive, send)
+        if declared is not None and declared.isdigit() and int(declared) > max_bytes:
+            await error_response(413, _message(max_bytes), code=CODE)(scope, receive, send)
             return
         received = 0
         started = False
@@ -51,8 +58,8 @@ class BodyLimit:
             message = await receive()
             if message["type"] == "http.request":
                 received += len(message.get("body", b""))
-                if received > self.max_bytes:
-                    raise BodyTooLarge(self.max_bytes)
+                if received > max_bytes:
+                    raise BodyTooLarge(max_bytes)
             return message
 
         async def tracking_send(message: Message) -> None:
@@ -65,4 +72,4 @@ class BodyLimit:
         except BodyTooLarge:
             if started:
                 raise
-            await error_response(413, _message(self.max_bytes), code=CODE)(scope, receive, send)
+            await error_response(413, _message(max_bytes), code=CODE)(scope, receive, send)

@@ -19,7 +19,7 @@ from pydantic import (
 from pydantic_core import PydanticCustomError
 
 from api.errors import FieldError
-from laneway.jobs import Attempt, Job, JobKind, JobStatus, Usage
+from laneway.jobs import Attempt, Job, JobKind, JobStatus, Spillover, Usage
 from laneway.lanes import Lane
 from laneway.wire import Priority
 from producer.submit import MAX_IDEMPOTENCY_KEY_LENGTH
@@ -216,6 +216,11 @@ class JobView(BaseModel):
     finished_at: float | None
     updated_at: float
     request: dict[str, Any]
+    spillover: Spillover | None = Field(
+        default=None,
+        description="set when the job moved from its lane's queue to a lane with free "
+        "slots (lane spillover): from and to lane, seconds waited",
+    )
 
     @classmethod
     def of(cls, job: Job) -> JobView:
@@ -255,11 +260,12 @@ class ErrorResponse(BaseModel):
 _ERROR_MEANINGS = {
     400: "invalid request; the message says why and `param` names the field",
     401: "missing or invalid API key",
-    404: "no such job or model (or not yours)",
-    409: "the job was cancelled, or the idempotency key was used for another request",
+    404: "no such job, model, file or batch (or not yours)",
+    409: "the job was cancelled, the idempotency key was used for another request, or the "
+    "file or batch is in a state that forbids this",
     413: "request body over `api.max_body_bytes`",
     422: "invalid body; the message and `param` name the field",
-    429: "the queue is full; retry after `Retry-After` seconds",
+    429: "the queue is full; retry after `Retry-After` seconds (batches: too many open)",
     500: "unexpected error (logged by the server)",
     502: "no backend could answer",
     503: "the job store is unavailable; retry after `Retry-After` seconds",

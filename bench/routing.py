@@ -26,6 +26,11 @@ rate. Every strategy replays the same arrivals, one after the other, in one run:
     laneway               a real laneway system over the same sims: API, classifier
                           (laneway's default strategy), lane workers; submitted through
                           the API's OpenAI endpoint with model "auto"
+    laneway + spillover   only when --only names "spill": the same with lane spillover
+                          on (see ``spillover``): fast-path jobs waiting --spill-after
+                          seconds run in general or high-compute when one has room
+                          (--spill-to); optionally high-compute jobs placed with low
+                          confidence in general
 
 The first five are direct clients of the sims. Every response is streamed, for the
 time to first token. Reported per strategy: end-to-end latency and time to first token
@@ -670,7 +675,29 @@ def laneway_overhead(
 # -- main ------------------------------------------------------------------------------
 
 
-def laneway_lanes(fleet: list[Server], sims: dict[str, SimProcess]) -> dict[str, Any]:
+def spillover(
+    to: list[str], after: float, max_confidence: float | None
+) -> dict[str, dict[str, Any]]:
+    """The lanes' spillover settings for the ``laneway + spillover`` run: fast-path's
+    queue (two one-slot servers) overflows into the lanes ``to`` after ``after``
+    seconds; high-compute jobs placed with at most ``max_confidence`` run in general
+    after a second's wait (None: not)."""
+    rules: dict[str, dict[str, Any]] = {"fast-path": {"to": to, "after_seconds": after}}
+    if max_confidence is not None:
+        rules["high-compute"] = {
+            "to": ["general"],
+            "after_seconds": None,
+            "max_confidence": max_confidence,
+            "low_confidence_after_seconds": 1.0,
+        }
+    return rules
+
+
+def laneway_lanes(
+    fleet: list[Server],
+    sims: dict[str, SimProcess],
+    spill: dict[str, dict[str, Any]] | None = None,
+) -> dict[str, Any]:
     lanes: dict[str, Any] = {}
     for lane in LANES:
         pool = [s for s in fleet if s.profile.name == RIGHT_SIZE[lane]]
@@ -689,6 +716,8 @@ def laneway_lanes(fleet: list[Server], sims: dict[str, SimProcess]) -> dict[str,
                 for s in pool
             ],
         }
+        if spill and lane in spill:
+            lanes[lane]["spillover"] = spill[lane]
     return lanes
 
 
@@ -698,6 +727,7 @@ async def run_laneway(
     sims: dict[str, SimProcess],
     steady_seconds: float,
     drain_limit: float,
+    name: str = "laneway",
 ) -> Run:
     async with http_client() as client:
         url = api_url + "/v1/chat/completions"
@@ -709,9 +739,12 @@ async def run_laneway(
         async def send(arrival: Arrival, outcome: Outcome) -> Outcome:
             return await stream_chat(client, url, arrival.body("auto"), outcome)
 
-        run = Run("laneway")
+        run = Run(name)
         await run_strategy(run, arrivals, sims, send, steady_seconds, drain_limit)
         strategies: dict[str, int] = {}
+        spilled: dict[str, int] = {}
+        classified: dict[str, list[float]] = {}
+        """Seconds from submission until a worker took the job, by the lane classified into."""
         costs = 0.0
         stages: dict[str, list[float]] = {"classified": [], "started": [], "first token": []}
         for outcome in run.outcomes:
@@ -722,6 +755,14 @@ async def run_laneway(
             strategy = job.get("strategy") or "?"
             strategies[strategy] = strategies.get(strategy, 0) + 1
             costs += job.get("cost") or 0.0
+            first_lane = job.get("lane")
+            if job.get("spillover"):
+                first_lane = job["spillover"]["from_lane"]
+                moved = f"{first_lane}→{job['spillover']['to_lane']}"
+                spilled[moved] = spilled.get(moved, 0) + 1
+            if job.get("started_at") and job.get("routed_at"):
+                taken = job["started_at"] - job["routed_at"]
+                classified.setdefault(str(first_lane), []).append(taken)
             if outcome.arrival.phase == "steady" and job.get("started_at") and job.get("ttft_ms"):
                 # Seconds after submission: classified, taken by a lane worker, first token.
                 created = job["created_at"]
@@ -739,6 +780,12 @@ async def run_laneway(
             f"classifier strategy per job: {strategies}; laneway's own cost record ${costs:.4f}; "
             f"steady phase, median time after submission until: {medians}"
         )
+        waits = ", ".join(
+            f"{lane} p99 {percentile(values, 99):.2f} s max {max(values):.2f} s"
+            for lane, values in sorted(classified.items())
+        )
+        run.notes += f"; routed until taken by a worker, by the lane classified into: {waits}"
+        run.notes += f"; spilled {spilled or 'none'}"
     return run
 
 
@@ -755,7 +802,24 @@ def main() -> None:
     parser.add_argument("--devset", type=Path, default=DEFAULT_DEVSET)
     parser.add_argument("--json", type=Path, help="write every number here")
     parser.add_argument(
-        "--only", help="comma-separated subset: rr,wrr,lc,large,oracle,laneway (for trying)"
+        "--only",
+        help="comma-separated subset: rr,wrr,lc,large,oracle,laneway [default: all of "
+        "these], and spill (laneway + spillover, only when named)",
+    )
+    parser.add_argument(
+        "--spill-after", type=float, default=1.0, help="spill run: fast-path's age limit"
+    )
+    parser.add_argument(
+        "--spill-to",
+        default="general,high-compute",
+        help="spill run: the lanes fast-path overflows into, in order",
+    )
+    parser.add_argument(
+        "--spill-confidence",
+        type=float,
+        default=None,
+        help="spill run: high-compute jobs placed with at most this confidence move to "
+        "general [default: not]",
     )
     args = parser.parse_args()
     steady = args.seconds or (6.0 if args.quick else 20.0)
@@ -856,6 +920,22 @@ def main() -> None:
                     )
                     runs.append(run)
                     console.print(f"ran laneway: {run.seconds:.0f} s")
+            if "spill" in only:
+                rules = spillover(args.spill_to.split(","), args.spill_after, args.spill_confidence)
+                console.print(f"starting laneway with spillover {rules} ...")
+                with laneway_over(laneway_lanes(fleet, sims, rules)) as system:
+                    run = runner.run(
+                        run_laneway(
+                            system.api_url,
+                            arrivals,
+                            fleet_sims,
+                            steady,
+                            drain,
+                            "laneway + spillover",
+                        )
+                    )
+                    runs.append(run)
+                    console.print(f"ran laneway + spillover: {run.seconds:.0f} s")
 
     summaries = [summarize(run, servers, all_large) for run in runs]
     load_after = os.getloadavg()

@@ -50,6 +50,18 @@ class Usage(BaseModel):
     total_tokens: int = 0
 
 
+class Spillover(BaseModel):
+    """Why a job runs in another lane than the one it was sent to (lane spillover)."""
+
+    from_lane: str
+    to_lane: str
+    waited_seconds: float
+    """How long it had waited in ``from_lane``'s queue."""
+    confidence: float | None = None
+    """The classifier's confidence, when low confidence was the reason to move sooner."""
+    at: float
+
+
 class Job(BaseModel):
     id: str
     tenant: str
@@ -94,11 +106,19 @@ class Job(BaseModel):
     started_at: float | None = None
     finished_at: float | None = None
     updated_at: float
+    spillover: Spillover | None = None
+    """Set when the job moved out of its lane's queue to a lane with room."""
     content_expired: bool = False
     """The job finished longer ago than its content TTL (or was set to keep no content):
     its prompt and result are no longer kept, its metadata is."""
 
-    JSON_FIELDS: ClassVar[tuple[str, ...]] = ("request", "result", "usage", "attempts")
+    JSON_FIELDS: ClassVar[tuple[str, ...]] = (
+        "request",
+        "result",
+        "usage",
+        "attempts",
+        "spillover",
+    )
 
     @classmethod
     def from_redis(cls, raw: dict[str, str]) -> Job:

@@ -105,3 +105,46 @@ def monthly_tokens(key_id: str, month: str) -> str:
 def slots(backend: str) -> str:
     """A backend's call slots in use, fleet-wide: holder -> lease expiry (Redis's clock)."""
     return f"{PREFIX}slots:{backend}"
+
+
+def file(file_id: str) -> str:
+    """An uploaded or produced file's record (OpenAI's File object and where it is kept)."""
+    return f"{PREFIX}file:{file_id}"
+
+
+def tenant_files(tenant: str) -> str:
+    """A tenant's files: id -> created_at."""
+    return f"{PREFIX}tenant:{tenant}:files"
+
+
+def batch(batch_id: str) -> str:
+    """A batch's record: OpenAI's Batch object and the driver's progress."""
+    return f"{PREFIX}batch:{batch_id}"
+
+
+def batch_inflight(batch_id: str) -> str:
+    """A batch's submitted, unfinished lines: job id -> '<line> <custom_id>'."""
+    return f"{PREFIX}batch:{batch_id}:inflight"
+
+
+def batch_parts(batch_id: str) -> str:
+    """The result parts a batch's driver wrote, in order (folded into its output files)."""
+    return f"{PREFIX}batch:{batch_id}:parts"
+
+
+def tenant_batches(tenant: str) -> str:
+    """A tenant's batches: id -> created_at."""
+    return f"{PREFIX}tenant:{tenant}:batches"
+
+
+def tenant_open_batches(tenant: str) -> str:
+    """A tenant's batches not yet in a final state (for ``batch.max_open_batches``)."""
+    return f"{PREFIX}tenant:{tenant}:open-batches"
+
+
+OPEN_BATCHES = f"{PREFIX}batches:open"
+"""Every batch the driver still has work on: id -> created_at."""
+BATCH_STATUSES = f"{PREFIX}batches:status"
+"""Every batch's status, by id (for the ``laneway_batches`` gauge)."""
+BATCH_DRIVER = f"{PREFIX}batches:driver"
+"""The lease of the one API process that drives batches (a token, with a TTL)."""

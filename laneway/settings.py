@@ -56,6 +56,39 @@ class BackendConfig(Strict):
         return os.environ.get(self.api_key_env) if self.api_key_env else None
 
 
+class SpilloverConfig(Strict):
+    """Where a lane's waiting jobs may run instead while another lane has room (off
+    unless a lane names it). A job moves at most once, never out of a lane its client
+    forced, never into a lane outside its API key's or one whose windows are too small."""
+
+    to: list[Lane] = Field(min_length=1, description="lanes to overflow into, in order")
+    after_seconds: float | None = Field(
+        default=5.0,
+        gt=0,
+        description="a job waiting this long in the lane's queue moves (null: not by age)",
+    )
+    max_confidence: float | None = Field(
+        default=None,
+        ge=0,
+        le=1,
+        description="a job the classifier placed here with at most this confidence moves "
+        "sooner, after low_confidence_after_seconds (null: off)",
+    )
+    low_confidence_after_seconds: float = Field(
+        default=1.0,
+        gt=0,
+        description="how long a low-confidence job waits in the queue before it moves",
+    )
+
+    @model_validator(mode="after")
+    def _some_rule(self) -> SpilloverConfig:
+        if self.after_seconds is None and self.max_confidence is None:
+            raise ValueError("set after_seconds, max_confidence or both")
+        if len(set(self.to)) != len(self.to):
+            raise ValueError("to names a lane twice")
+        return self
+
+
 class LaneConfig(Strict):
     backends: list[BackendConfig] = Field(default_factory=list)
     fallback: list[Lane] | None = Field(
@@ -68,6 +101,10 @@ class LaneConfig(Strict):
         default=10_000,
         ge=1,
         description="refuse submits routed here (429) while the lane's queue is this deep",
+    )
+    spillover: SpilloverConfig | None = Field(
+        default=None,
+        description="run jobs waiting here in another lane that has free slots [default: off]",
     )
 
     @property
@@ -205,6 +242,44 @@ class WorkerConfig(Strict):
         return self
 
 
+class BatchConfig(Strict):
+    """The OpenAI Files and Batch API: where files live and how batches run."""
+
+    storage_url: str | None = Field(
+        default=None,
+        description="fsspec URL of the folder files are kept in (file://, s3://, gs:// ... "
+        "as soon as its driver is installed) [default: <data_dir>/files]",
+    )
+    max_lines: int = Field(default=50_000, ge=1, description="most requests in one batch file")
+    max_file_bytes: int = Field(
+        default=200 * 1024 * 1024, ge=1024, description="largest file an upload may have"
+    )
+    concurrency: int = Field(
+        default=64,
+        ge=1,
+        description="most unfinished lines of one batch in the queues at once; the batch "
+        "driver submits more as earlier ones finish",
+    )
+    max_open_batches: int = Field(
+        default=10, ge=1, description="most batches of one tenant not yet finished (429 past it)"
+    )
+    completion_windows: dict[str, int] = Field(
+        default_factory=lambda: {"24h": 24 * 3600},
+        description="the completion_window values a batch may ask for, in seconds",
+    )
+    max_errors: int = Field(
+        default=100,
+        ge=1,
+        description="validation errors listed on a failed batch (the rest are counted)",
+    )
+
+    @field_validator("completion_windows")
+    @classmethod
+    def _has_24h(cls, value: dict[str, int]) -> dict[str, int]:
+        # the OpenAI SDK's only value: a client written for OpenAI must work unchanged
+        return {"24h": 24 * 3600, **value}
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
         env_prefix="LANEWAY_",
@@ -242,6 +317,7 @@ class Settings(BaseSettings):
     api: ApiConfig = Field(default_factory=ApiConfig)
     worker: WorkerConfig = Field(default_factory=WorkerConfig)
     retry: RetryConfig = Field(default_factory=RetryConfig)
+    batch: BatchConfig = Field(default_factory=BatchConfig)
 
     @field_validator("lanes")
     @classmethod
@@ -258,6 +334,9 @@ class Settings(BaseSettings):
                     "concurrency": config.concurrency or defaults[lane].concurrency,
                 }
             )
+        for lane, config in merged.items():
+            if config.spillover is not None and lane in config.spillover.to:
+                raise ValueError(f"{lane}: spillover.to names the lane itself")
         names = [b.name for lane in merged.values() for b in lane.backends]
         duplicates = sorted({n for n in names if names.count(n) > 1})
         if duplicates:
@@ -300,6 +379,12 @@ class Settings(BaseSettings):
                 f"job_ttl_seconds ({self.job_ttl_seconds}): content outlives no job record"
             )
         return self
+
+    def batch_storage_url(self) -> str:
+        """Where uploaded and produced files are kept (an fsspec URL)."""
+        if self.batch.storage_url:
+            return self.batch.storage_url.rstrip("/")
+        return (self.data_dir / "files").resolve().as_uri()
 
     def has_backends(self) -> bool:
         return any(lane.backends for lane in self.lanes.values())

@@ -135,6 +135,33 @@ class MessageFactory:
         )
 
 
+@dataclass(frozen=True, slots=True)
+class WaitingMessage:
+    """A task message as it waits in a queue list, read back (see :func:`read_message`)."""
+
+    payload: str
+    """The exact stored text: what an ``LREM`` of this message must name."""
+    task: str
+    args: tuple[Any, ...]
+    delivery_tag: str
+
+
+def read_message(payload: str) -> WaitingMessage | None:
+    """The task, arguments and delivery tag of a stored message; None for anything that
+    is not a JSON Celery protocol-2 message."""
+    try:
+        envelope = json.loads(payload)
+        body = json.loads(base64.b64decode(envelope["body"]))
+        task = envelope["headers"]["task"]
+        tag = envelope["properties"]["delivery_tag"]
+        args = body[0]
+    except (ValueError, KeyError, TypeError, IndexError):
+        return None
+    if not isinstance(task, str) or not isinstance(tag, str) or not isinstance(args, list):
+        return None
+    return WaitingMessage(payload, task, tuple(args), tag)
+
+
 def queue_keys(queue: str) -> list[str]:
     """Every Redis list holding messages of ``queue`` (for depth and purge)."""
     return [queue] + [f"{queue}{_PRIORITY_SEP}{step}" for step in (3, 6, 9)]

@@ -34,6 +34,9 @@ class Submission:
     """A backend model the client asked for by name: its backends are tried first."""
     lanes: tuple[Lane, ...] | None = None
     """The lanes the job may go to (its API key's); ``None``: all."""
+    deadline_at: float | None = None
+    """When the job must be answered by; ``None``: ``retry.job_deadline_seconds`` from now
+    (a batch's line has its batch's whole completion window)."""
 
 
 MAX_IDEMPOTENCY_KEY_LENGTH = 200
@@ -102,7 +105,7 @@ def plan(
         "idempotency_key": submission.idempotency_key,
         "created_at": now,
         "updated_at": now,
-        "deadline_at": now + deadline_seconds,
+        "deadline_at": submission.deadline_at or now + deadline_seconds,
         "deliveries": 0,
     }
     if submission.lanes is not None:

@@ -27,6 +27,7 @@ def write_config(
     lanes = {lane: {"backends": backends.get(lane, [])} for lane in LANES}
     config = {
         "redis_url": redis_url,
+        "data_dir": str(path.parent / "data"),  # uploaded files go here (batch.storage_url)
         "lanes": lanes,
         "classifier": {"strategy": "rules"},
         "worker": {

@@ -11,6 +11,8 @@
   waiting for kombu to restore its unacknowledged messages after the visibility
   timeout (an hour by default). Liveness is judged by the heartbeat alone, never
   by how long a job has run: a slow call on a live worker is left alone.
+- Lane spillover (off by default): jobs waiting too long in a lane's queue move
+  to a lane with free slots (see workers/spill_mover.py).
 - Lost messages: kombu's Redis transport pops a message before it records it
   as unacknowledged, so a worker killed in between loses the message and its
   job would wait forever. A routed job whose message is neither waiting in its
@@ -38,11 +40,13 @@ from laneway.lanes import GENERAL, Lane, excluded_lanes, nearest_lane, parse_lan
 from laneway.runtime import Runtime
 from laneway.store import flatten, script_source, status_event
 from laneway.wire import Priority, QueuedMessage
+from workers.spill_mover import SpilloverMover
 
 log = logging.getLogger(__name__)
 POLL_SECONDS = 0.25
 DEAD_CHECK_EVERY = 4  # polls between two dead-worker sweeps (~1 s)
 LOST_CHECK_EVERY = 8  # polls between two lost-message sweeps (~2 s)
+SPILL_CHECK_EVERY = 2  # polls between two spillover sweeps (~0.5 s)
 SCAN_LIMIT = 2000
 DEAD_BATCH = 20
 """Dead workers looked at per sweep."""
@@ -59,6 +63,7 @@ class Watchdog:
         self._recover = rt.redis.register_script(script_source("recover"))
         self._dead_workers = rt.redis.register_script(script_source("dead_workers"))
         self._handover = rt.redis.register_script(script_source("handover"))
+        self._spillover = SpilloverMover(rt)
         self._connected_since: float | None = time.monotonic()
         self._thread = threading.Thread(target=self._run, name="laneway-watchdog", daemon=True)
 
@@ -76,6 +81,8 @@ class Watchdog:
                     self.sweep_dead_workers()
                 if polls % LOST_CHECK_EVERY == 0:
                     self.sweep_lost()
+                if self._spillover.enabled and polls % SPILL_CHECK_EVERY == 0:
+                    self._spillover.sweep()
                 if self._connected_since is None:
                     self._connected_since = time.monotonic()
             except redis.RedisError as exc:

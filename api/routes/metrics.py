@@ -12,10 +12,12 @@ from __future__ import annotations
 
 import re
 import time
-from collections.abc import Iterator, Mapping, Sequence
+from collections import Counter
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, cast
 
+import redis.asyncio as aioredis
 from fastapi import APIRouter
 from fastapi.responses import Response
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
@@ -27,6 +29,7 @@ from prometheus_client.core import (
 )
 from prometheus_client.registry import Collector
 
+from api.batch.records import STATUSES as BATCH_STATUSES
 from api.deps import StateDep
 from laneway import histograms, keys
 from laneway.heartbeat import live_roles
@@ -92,6 +95,11 @@ COUNTERS = {
         "laneway_deferrals",
         "Jobs sent back to their own lane's queue for later (backends cooling down or full).",
         ("lane",),
+    ),
+    "spillover": CounterSpec(
+        "laneway_spillovers",
+        "Queued jobs moved to another lane that had room (lane spillover).",
+        ("from_lane", "to_lane"),
     ),
     "api_requests": CounterSpec(
         "laneway_api_requests", "HTTP requests answered, by route template.", ("route", "status")
@@ -212,6 +220,31 @@ class Snapshot(Collector):
         yield from self.gauges()
 
 
+class BatchSnapshot(Collector):
+    """Batches by status, and their lines by outcome (see api/batch)."""
+
+    def __init__(self, statuses: Iterable[str], stats: Mapping[str, str]) -> None:
+        self.statuses = Counter(statuses)
+        self.stats = stats
+
+    def collect(self) -> Iterator[Metric]:
+        batches = GaugeMetricFamily("laneway_batches", "Batches by status.", labels=["status"])
+        for status in BATCH_STATUSES:
+            batches.add_metric([status], self.statuses.get(status, 0))
+        yield batches
+        lines = CounterMetricFamily(
+            "laneway_batch_lines", "Batch lines finished, by outcome.", labels=["outcome"]
+        )
+        for outcome in ("succeeded", "failed"):
+            lines.add_metric([outcome], float(self.stats.get(f"batch_lines|{outcome}", 0)))
+        yield lines
+
+
+async def batch_collector(client: aioredis.Redis, stats: Mapping[str, str]) -> BatchSnapshot:
+    statuses = cast(dict[str, str], await client.hgetall(keys.BATCH_STATUSES))
+    return BatchSnapshot(statuses.values(), stats)
+
+
 def next_job_id(message: str | None) -> str | None:
     """The job of a queued task message: the first job id in it (the body is base64,
     so the first is the one in the headers' ``argsrepr``)."""
@@ -276,6 +309,7 @@ async def metrics(state: StateDep) -> Response:
             int(replies[at + 1]),
         )
     )
+    registry.register(await batch_collector(state.redis, stats))
     return Response(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)
 
 

@@ -103,7 +103,7 @@ async def _serve(
         outcome = await wait_final(state.redis, job_id, remaining) or await _outcome(state, job_id)
     if outcome.status == JobStatus.SUCCEEDED and outcome.result:
         return Response(outcome.result, media_type="application/json", headers=_headers(outcome))
-    raise _job_error(outcome)
+    raise job_error(outcome)
 
 
 def _check_kept(job: Outcome) -> Outcome:
@@ -134,7 +134,8 @@ def _headers(job: Outcome, backend: str | None = None) -> dict[str, str]:
     return headers
 
 
-def _job_error(job: Outcome) -> ApiError:
+def job_error(job: Outcome) -> ApiError:
+    """The error an OpenAI client gets for a job that did not succeed."""
     headers = _headers(job)
     status = JobStatus(job.status)
     if not status.finished:
@@ -183,7 +184,7 @@ async def _stream(
     if job is None:
         raise ApiError(500, f"job {job_id} expired or vanished")
     if job.status in (JobStatus.FAILED, JobStatus.CANCELLED):
-        raise _job_error(job)
+        raise job_error(job)
     include_usage = bool(body.stream_options and body.stream_options.include_usage)
 
     async def chunks() -> AsyncIterator[str]:
@@ -197,7 +198,7 @@ async def _stream(
                     finished = True
                     final = await state.store.outcome(job_id)
                     if final is None or final.status != JobStatus.SUCCEEDED:
-                        error = _job_error(final) if final else ApiError(500, "job vanished")
+                        error = job_error(final) if final else ApiError(500, "job vanished")
                         yield json.dumps(
                             error_body(error.status_code, error.message, error.param, error.code)
                         )
@@ -209,7 +210,7 @@ async def _stream(
             # The wait ran out (api.wait_timeout_seconds) before the job finished:
             # say so; the job goes on and its result can still be fetched.
             finished = True
-            late = _job_error(await _outcome(state, job_id))
+            late = job_error(await _outcome(state, job_id))
             yield json.dumps(error_body(late.status_code, late.message, late.param, late.code))
         finally:
             if not finished:

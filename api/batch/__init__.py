@@ -1,0 +1,1 @@
+"""The OpenAI Files and Batch API: records, validation and the batch driver."""
