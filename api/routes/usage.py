@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import math
 import time
 from datetime import UTC, datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Query
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, BeforeValidator, Field, WithJsonSchema
 
 from api.auth import ANONYMOUS
 from api.deps import PrincipalDep, StateDep
@@ -57,6 +58,32 @@ class UsageReportView(BaseModel):
     groups: list[UsageGroup] = Field(description="per group_by value, largest cost first")
 
 
+def _moment(value: object) -> object:
+    """Unix seconds (a number, or a string of one) as a UTC datetime; anything else is
+    left to pydantic's ISO 8601 parsing."""
+    if isinstance(value, str):
+        try:
+            value = float(value)
+        except ValueError:
+            return value
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        if not math.isfinite(value):
+            raise ValueError("must be a finite number of unix seconds")
+        try:
+            return datetime.fromtimestamp(value, UTC)
+        except (OverflowError, OSError, ValueError):
+            raise ValueError("is out of range") from None
+    return value
+
+
+Moment = Annotated[
+    datetime,
+    BeforeValidator(_moment),
+    WithJsonSchema({"anyOf": [{"type": "string", "format": "date-time"}, {"type": "number"}]}),
+]
+"""An ISO 8601 time (UTC unless it says otherwise) or unix seconds."""
+
+
 def _seconds(value: datetime | None, default: float) -> float:
     if value is None:
         return default
@@ -68,11 +95,12 @@ async def get_usage(
     state: StateDep,
     principal: PrincipalDep,
     start: Annotated[
-        datetime | None,
+        Moment | None,
         Query(description="ISO 8601 time or unix seconds; default: 24 hours before end"),
     ] = None,
     end: Annotated[
-        datetime | None, Query(description="ISO 8601 time or unix seconds; default: now")
+        Moment | None,
+        Query(description="ISO 8601 time or unix seconds; default: now"),
     ] = None,
     group_by: Annotated[GroupBy | None, Query(description="split the totals by this")] = None,
 ) -> UsageReportView:
@@ -84,7 +112,7 @@ async def get_usage(
     since = _seconds(start, until - DEFAULT_RANGE_SECONDS)
     if since >= until:
         raise ApiError(422, "start must be before end", param="start", code="invalid_value")
-    if len(hour_range(since, until)) > MAX_HOURS:
+    if until - since > MAX_HOURS * HOUR or len(hour_range(since, until)) > MAX_HOURS:
         raise ApiError(
             422,
             f"the range spans more than {MAX_HOURS} hours; ask for a shorter one",
