@@ -3,4 +3,16 @@ a classifier worker imports :mod:`classifier.tasks`, which registers ``laneway.c
 """
 
 # The public modules; listing them here does not import them.
-__all__ = ["cache", "cli", "evaluate", "service", "strategies", "tasks"]
+__all__ = [
+    "bank",
+    "cache",
+    "calibration",
+    "cli",
+    "disk_cache",
+    "evaluate",
+    "export",
+    "service",
+    "strategies",
+    "tasks",
+    "training",
+]

@@ -36,6 +36,9 @@ class Report:
     per_family: dict[str, tuple[float, int]]
     latency_ms: dict[str, float]
     errors: list[tuple[Item, Decision]] = field(default_factory=list)
+    decisions: list[Decision] = field(default_factory=list)
+    correct: list[bool] = field(default_factory=list)
+    """One per item, in the items' order."""
 
     @property
     def worst_family(self) -> tuple[str, float]:
@@ -123,6 +126,8 @@ def score(
             "mean": sum(ms) / len(ms) if ms else 0.0,
         },
         errors=errors,
+        decisions=list(decisions),
+        correct=[item.label == d.lane for item, d in zip(items, decisions, strict=True)],
     )
 
 

@@ -71,7 +71,10 @@ class Classifier:
             cache = ClassificationCache.from_url(
                 redis_url,
                 ttl_seconds=config.cache_ttl_seconds,
-                namespace=strategy.name,
+                # new examples retrain the heads: their decisions are cached apart
+                namespace=f"{strategy.name}:{strategy.version}"
+                if strategy.version
+                else strategy.name,
             )
         return cls(strategy, cache, batch=batch, timeout_seconds=config.timeout_seconds)
 

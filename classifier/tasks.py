@@ -13,6 +13,7 @@ from typing import Any
 
 from celery import Celery, Task, shared_task
 
+from classifier.bank import BankError
 from classifier.service import Classifier
 from classifier.strategies import Decision, build_strategy
 from laneway.backpressure import spill_order
@@ -33,19 +34,29 @@ to ``classifier.unclassified_after_seconds`` after its submission (then it fails
 
 _classifier_lock = threading.Lock()
 _classifier: Classifier | None = None
+_bank_error: BankError | None = None
+"""A malformed classifier.examples_file: kept, so each job does not parse it again."""
 
 
 def _get_classifier(app: Celery) -> Classifier:
-    global _classifier
+    global _classifier, _bank_error
     if _classifier is None:
         with _classifier_lock:
+            if _bank_error is not None:
+                raise _bank_error
             if _classifier is None:
                 settings = runtime_for(app).settings
-                if settings.classifier.strategy == "rules":
-                    # Rules cost less than a cache lookup: no cache, no batching.
-                    _classifier = Classifier(build_strategy(settings.classifier))
-                else:
-                    _classifier = Classifier.from_config(settings.classifier, settings.redis_url)
+                try:
+                    if settings.classifier.strategy == "rules":
+                        # Rules cost less than a cache lookup: no cache, no batching.
+                        _classifier = Classifier(build_strategy(settings.classifier))
+                    else:
+                        _classifier = Classifier.from_config(
+                            settings.classifier, settings.redis_url
+                        )
+                except BankError as exc:
+                    _bank_error = exc
+                    raise
     return _classifier
 
 
@@ -174,5 +185,13 @@ def route(
 @on_worker_ready("classify")
 def warm_up(app: Celery) -> Decision:
     """Build the classifier and run it once, so the first job pays no load time (the
-    worker announces itself ready only after this)."""
-    return decide(_get_classifier(app), {"messages": [{"role": "user", "content": "hello"}]})
+    worker announces itself ready only after this). A malformed example file is logged
+    once, as one line naming the file and line, and every job then goes to general with
+    that error as its reason (``decide_with``) until the file is fixed and the worker
+    restarted."""
+    try:
+        classifier = _get_classifier(app)
+    except BankError as exc:
+        log.error("classifier: cannot load the example bank, routing every job to general: %s", exc)
+        return Decision(GENERAL, 0.0, f"classifier unavailable: {exc}", "fallback")
+    return decide(classifier, {"messages": [{"role": "user", "content": "hello"}]})

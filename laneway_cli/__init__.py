@@ -9,6 +9,10 @@ from __future__ import annotations
 from classifier.cli import app as classify_app
 from laneway.cli import app, main
 
-app.add_typer(classify_app, name="classify", help="Classify a request, or evaluate a JSONL file.")
+app.add_typer(
+    classify_app,
+    name="classify",
+    help="Classify a request, evaluate a strategy, or teach it your labelled requests.",
+)
 
 __all__ = ["app", "main"]

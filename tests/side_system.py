@@ -37,6 +37,8 @@ class SideSystem:
     redis: redis.Redis
     folder: Path
     children: list[Child] = field(default_factory=list)
+    env: dict[str, str] = field(default_factory=dict)
+    """Added to the test system's environment for this side system's processes."""
 
     def config(self, name: str, changes: dict[str, Any]) -> Path:
         """The test system's config on this database, with ``changes`` merged in."""
@@ -46,7 +48,7 @@ class SideSystem:
         return path
 
     def _spawn(self, name: str, argv: list[str], config: Path) -> None:
-        env = {**self.system.env, "LANEWAY_CONFIG": str(config)}
+        env = {**self.system.env, **self.env, "LANEWAY_CONFIG": str(config)}
         self.children.append(self.system.supervisor.spawn(name, argv, env))
 
     def start_worker(self, role: str, config: Path) -> None:

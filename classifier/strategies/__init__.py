@@ -3,12 +3,17 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Literal
 
 from classifier.strategies.base import Decision, Request, Strategy, StrategyUnavailable
 from classifier.strategies.cascade import CascadeStrategy
 from classifier.strategies.keyword import KeywordStrategy
 from classifier.strategies.rules import RulesStrategy
 from laneway.settings import ClassifierConfig
+
+if TYPE_CHECKING:
+    from classifier.bank import Example
 
 __all__ = [
     "CascadeStrategy",
@@ -44,10 +49,17 @@ def embeddings_available() -> bool:
     return True
 
 
-def _embedding(config: ClassifierConfig) -> Strategy:
+FullHead = Literal["background", "now", "off"]
+
+
+def _embedding(
+    config: ClassifierConfig, bank: Sequence[Example] | None, full_head: FullHead
+) -> Strategy:
     from classifier.strategies.embedding import EmbeddingStrategy
 
-    return EmbeddingStrategy(examples_file=config.examples_file)
+    if bank is not None:
+        return EmbeddingStrategy(bank=bank, full_head=full_head)
+    return EmbeddingStrategy(examples_file=config.examples_file, full_head=full_head)
 
 
 def _llm(config: ClassifierConfig, share: float = 1.0) -> Strategy | None:
@@ -63,16 +75,24 @@ def _llm(config: ClassifierConfig, share: float = 1.0) -> Strategy | None:
     )
 
 
-def build_strategy(config: ClassifierConfig, name: str | None = None) -> Strategy:
+def build_strategy(
+    config: ClassifierConfig,
+    name: str | None = None,
+    bank: Sequence[Example] | None = None,
+    full_head: FullHead = "background",
+) -> Strategy:
     """The strategy named in ``config`` (or ``name``); ``auto`` picks the best one installed:
-    ``cascade`` when the embeddings extra is installed, else ``rules`` (with one warning)."""
+    ``cascade`` when the embeddings extra is installed, else ``rules`` (with one warning).
+    ``bank`` replaces the example bank (packaged + ``config.examples_file``) the embedding
+    heads are trained on; ``full_head`` is the embedding strategy's (``"now"``: build the
+    MiniLM head before returning, as evaluations want)."""
     name = name or config.strategy
     if name == "keyword":
         return KeywordStrategy()
     if name == "rules":
         return RulesStrategy()
     if name == "embedding":
-        return _embedding(config)
+        return _embedding(config, bank, full_head)
     if name == "llm":
         llm = _llm(config)
         if llm is None:
@@ -81,13 +101,13 @@ def build_strategy(config: ClassifierConfig, name: str | None = None) -> Strateg
     if name == "cascade":
         return CascadeStrategy(
             RulesStrategy(),
-            _embedding(config),
+            _embedding(config, bank, full_head),
             _llm(config, CASCADE_LLM_SHARE),
             config.confidence_threshold,
         )
     if name == "auto":
         if embeddings_available():
-            return build_strategy(config, "cascade")
+            return build_strategy(config, "cascade", bank, full_head)
         log.warning(
             "classifier: the embeddings extra is not installed (%s); using the rules strategy",
             EXTRA_HINT,

@@ -25,6 +25,9 @@ class Strategy(ABC):
     name: str
     batched: bool = False
     """True when ``classify_batch`` amortises a model call, so a micro-batcher pays off."""
+    version: str = ""
+    """What the strategy learned from (e.g. the trained heads' content hash): decisions
+    cached under one version are not served by another."""
 
     @abstractmethod
     def classify(self, request: Request) -> Decision: ...

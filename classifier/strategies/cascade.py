@@ -21,6 +21,7 @@ class CascadeStrategy(Strategy):
         self.llm = llm
         self.threshold = threshold
         self.batched = model.batched
+        self.version = model.version
 
     def quick(self, request: Request) -> Decision | None:
         decision = self.rules.classify(request)

@@ -47,3 +47,19 @@ class CountingStrategy(Strategy):
 
 def chat(text: str, **fields: object) -> dict[str, object]:
     return {"model": "auto", "messages": [{"role": "user", "content": text}], **fields}
+
+
+# A team whose general model does step-by-step arithmetic well: the packaged bank sends
+# these to high-compute; they label theirs general.
+THEIRS = [
+    "Compute the sum of the first 10 odd numbers and explain each step.",
+    "Compute the sum of the first 20 even numbers and explain each step.",
+    "Compute the product of the first 5 primes and explain each step.",
+    "Compute the sum of the first 12 squares and explain each step.",
+    "Compute the sum of the first 8 cubes and explain each step.",
+    "Compute the sum of the first 15 odd numbers and explain each step.",
+    "Compute the product of the first 6 even numbers and explain each step.",
+    "Compute the sum of the first 25 even numbers and explain each step.",
+]
+PROBE = "Compute the sum of the first 30 odd numbers and explain each step."
+"""Not in their file: a request like theirs."""

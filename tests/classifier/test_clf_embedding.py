@@ -21,14 +21,11 @@ pytest.importorskip("tokenizers", reason="embeddings extra not installed")
 
 import numpy as np
 
+from classifier.bank import Example, load_bank
 from classifier.service import ClassificationTimeout, Classifier
-from classifier.strategies.embedding import (
-    EmbeddingStrategy,
-    Example,
-    FloatArray,
-    load_bank,
-)
+from classifier.strategies.embedding import EmbeddingStrategy
 from classifier.strategies.minilm import MiniLMEncoder
+from classifier.training import FloatArray
 
 
 class CountingEncoder:

@@ -45,7 +45,7 @@ def test_sparse_products_match_dense() -> None:
 
 
 def test_trainer_separates_a_toy_problem() -> None:
-    from classifier.strategies.embedding import train_softmax
+    from classifier.training import train_softmax
 
     texts = ["red apple", "green apple", "blue sky", "grey sky", "loud drum", "soft drum"] * 3
     y = np.array([0, 0, 1, 1, 2, 2] * 3, dtype=np.int64)

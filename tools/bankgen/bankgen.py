@@ -1,13 +1,16 @@
-# ruff: noqa: E501  (template vocabularies read better unwrapped)
-"""Generate the templated part of the example bank (``examples/generated.jsonl``).
+# ruff: noqa: E501  (templates read better unwrapped)
+"""Generate the templated part of the example bank (``classifier/examples/generated.jsonl``).
 
-    python -m classifier.bankgen            # rewrite classifier/examples/generated.jsonl
+    python tools/bankgen/bankgen.py     # from the repository root: rewrites the bank file
 
-Every row of the label table in ``CLASSIFIER-LABELS.md`` gets templates x vocabularies
-written for laneway, in several registers (terse chat, formal instruction, instruction
-with pasted input, multi-sentence context). Nothing here is copied from an evaluation
-set: names, numbers, reviews and news snippets are invented. The output is
-deterministic (fixed seed), so the bank file only changes when this file does.
+A development tool, not part of the installed packages. Every row of the label table in
+``tools/bankgen/LABELS.md`` gets templates (the functions below) filled from the
+vocabularies in ``tools/bankgen/vocabulary.yaml``, in several registers (terse chat,
+formal instruction, instruction with pasted input, multi-sentence context). Nothing here
+is copied from an evaluation set: names, numbers, reviews and news snippets are invented.
+The output is deterministic (fixed seed), so the bank file only changes when this
+directory does. Each row carries ``group``, the name of the template that wrote it, so
+held-out evaluation can leave whole templates out (``laneway classify eval``).
 """
 
 from __future__ import annotations
@@ -16,13 +19,76 @@ import json
 import random
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import TypeVar
+from typing import Any, TypeVar
 
-OUT = Path(__file__).resolve().parent / "examples" / "generated.jsonl"
+import yaml
+
+HERE = Path(__file__).resolve().parent
+OUT = HERE.parent.parent / "classifier" / "examples" / "generated.jsonl"
+VOCABULARY_FILE = HERE / "vocabulary.yaml"
 PER_GENERATOR = 40
 
 Gen = Callable[[random.Random], str]
 T = TypeVar("T")
+
+_VOCABULARY: dict[str, Any] = yaml.safe_load(VOCABULARY_FILE.read_text(encoding="utf-8"))
+NAMES: list[str] = _VOCABULARY["names"]
+ITEMS: list[str] = _VOCABULARY["items"]
+CITIES: list[str] = _VOCABULARY["cities"]
+COUNTRIES: list[str] = _VOCABULARY["countries"]
+LANGS: list[str] = _VOCABULARY["langs"]
+PROG_LANGS: list[str] = _VOCABULARY["prog_langs"]
+WORDS: list[str] = _VOCABULARY["words"]
+UNITS: list[list[str]] = _VOCABULARY["units"]
+MISSPELLED: list[str] = _VOCABULARY["misspelled"]
+SPELL: list[str] = _VOCABULARY["spell"]
+PHRASES: list[str] = _VOCABULARY["phrases"]
+TRIVIA: list[str] = _VOCABULARY["trivia"]
+FILL: dict[str, list[str]] = _VOCABULARY["fill"]
+EASY_KNOWLEDGE: list[str] = _VOCABULARY["easy_knowledge"]
+YESNO: list[str] = _VOCABULARY["yesno"]
+ADJ_POS: list[str] = _VOCABULARY["adj_pos"]
+ADJ_NEG: list[str] = _VOCABULARY["adj_neg"]
+PRODUCTS: list[str] = _VOCABULARY["products"]
+NEWS: list[list[str]] = _VOCABULARY["news"]
+ENTITY_BIOS: list[str] = _VOCABULARY["entity_bios"]
+SHORT_INPUTS: list[str] = _VOCABULARY["short_inputs"]
+TOPICS_EXPLAIN: list[str] = _VOCABULARY["topics_explain"]
+WHY_Q: list[str] = _VOCABULARY["why_q"]
+ADVICE: list[str] = _VOCABULARY["advice"]
+GOALS: list[str] = _VOCABULARY["goals"]
+CONTEXTS: list[str] = _VOCABULARY["contexts"]
+DISHES: list[str] = _VOCABULARY["dishes"]
+PAIRS: list[list[str]] = _VOCABULARY["pairs"]
+PERSONAS: list[str] = _VOCABULARY["personas"]
+COUNTERFACTUAL: list[str] = _VOCABULARY["counterfactual"]
+OPEN: list[str] = _VOCABULARY["open"]
+HUMANITIES: list[str] = _VOCABULARY["humanities"]
+STEM_EXPLAIN: list[str] = _VOCABULARY["stem_explain"]
+STEM_CONCEPTS: dict[str, list[str]] = _VOCABULARY["stem_concepts"]
+WRITING_KINDS: list[str] = _VOCABULARY["writing_kinds"]
+WRITING_SUBJECTS: list[str] = _VOCABULARY["writing_subjects"]
+WRITING_CONSTRAINTS: list[str] = _VOCABULARY["writing_constraints"]
+ACT_AS: list[list[str]] = _VOCABULARY["act_as"]
+STEM_CONTEXT: list[list[str]] = _VOCABULARY["stem_context"]
+DISCUSS: list[str] = _VOCABULARY["discuss"]
+EASY_SCIENCE: list[str] = _VOCABULARY["easy_science"]
+CODE_TASKS: list[str] = _VOCABULARY["code_tasks"]
+BUGGY: list[list[str]] = _VOCABULARY["buggy"]
+MATH: list[str] = _VOCABULARY["math"]
+PUZZLES: list[str] = _VOCABULARY["puzzles"]
+FERMI: list[str] = _VOCABULARY["fermi"]
+TECH_HARD: list[str] = _VOCABULARY["tech_hard"]
+SENTENCES: list[str] = _VOCABULARY["sentences"]
+QUIZ: list[Any] = _VOCABULARY["quiz"]
+COMMON_SENSE: list[str] = _VOCABULARY["common_sense"]
+FACTS_SPORT_LIT: list[str] = _VOCABULARY["facts_sport_lit"]
+ANALYSIS_CONTEXT: list[str] = _VOCABULARY["analysis_context"]
+TRENDS: list[str] = _VOCABULARY["trends"]
+ANALYSIS_ASK: list[str] = _VOCABULARY["analysis_ask"]
+CONCEPT_PAIRS: list[list[str]] = _VOCABULARY["concept_pairs"]
+FICTIONAL: list[str] = _VOCABULARY["fictional"]
+EXPERT_TOPICS: list[str] = _VOCABULARY["expert_topics"]
 
 
 def pick(rng: random.Random, items: Sequence[T]) -> T:
@@ -38,146 +104,6 @@ def casing(rng: random.Random, text: str) -> str:
         return text.rstrip("?.")
     return text[0].upper() + text[1:]
 
-
-NAMES = [
-    "Ava",
-    "Mia",
-    "Noah",
-    "Liam",
-    "Omar",
-    "Priya",
-    "Chen",
-    "Sofia",
-    "Mateo",
-    "Hana",
-    "Kofi",
-    "Elena",
-    "Jonas",
-    "Leila",
-    "Ravi",
-    "Nina",
-    "Tariq",
-    "Grace",
-    "Diego",
-    "Yuki",
-    "Ines",
-    "Marco",
-    "Aisha",
-    "Ben",
-    "Clara",
-    "Sam",
-    "Tomas",
-    "Zara",
-    "Felix",
-    "Maya",
-    "Arjun",
-    "Lucy",
-    "Emeka",
-]
-ITEMS = [
-    "apples",
-    "cupcakes",
-    "stickers",
-    "marbles",
-    "notebooks",
-    "cookies",
-    "postcards",
-    "pencils",
-    "tomatoes",
-    "eggs",
-    "bracelets",
-    "candles",
-    "seashells",
-    "comic",
-    "books",
-    "oranges",
-    "muffins",
-    "balloons",
-    "tickets",
-]
-CITIES = [
-    "Lisbon",
-    "Kyoto",
-    "Nairobi",
-    "Lima",
-    "Oslo",
-    "Hanoi",
-    "Krakow",
-    "Montreal",
-    "Seville",
-    "Cape Town",
-    "Melbourne",
-    "Tbilisi",
-    "Edinburgh",
-    "Marrakesh",
-    "Bogota",
-    "Vancouver",
-    "Porto",
-    "Istanbul",
-    "Reykjavik",
-    "Chiang Mai",
-]
-COUNTRIES = [
-    "Peru",
-    "Norway",
-    "Kenya",
-    "Vietnam",
-    "Portugal",
-    "Chile",
-    "Iceland",
-    "Morocco",
-    "Thailand",
-    "Poland",
-    "Canada",
-    "Ghana",
-    "Greece",
-    "Mongolia",
-    "Finland",
-    "Argentina",
-    "Nepal",
-    "Egypt",
-    "Ireland",
-    "Indonesia",
-    "Croatia",
-    "Uruguay",
-    "Laos",
-]
-LANGS = [
-    "French",
-    "Spanish",
-    "German",
-    "Italian",
-    "Japanese",
-    "Portuguese",
-    "Korean",
-    "Dutch",
-    "Swedish",
-    "Turkish",
-    "Polish",
-    "Greek",
-    "Hindi",
-    "Arabic",
-    "Mandarin",
-    "Russian",
-    "Swahili",
-    "Vietnamese",
-]
-PROG_LANGS = [
-    "Python",
-    "JavaScript",
-    "TypeScript",
-    "Java",
-    "C++",
-    "C#",
-    "Go",
-    "Rust",
-    "Kotlin",
-    "Swift",
-    "Ruby",
-    "PHP",
-    "Scala",
-    "C",
-]
 
 # --------------------------------------------------------------------------- fast-path
 
@@ -304,79 +230,6 @@ def small_talk(rng: random.Random) -> str:
     )
 
 
-WORDS = [
-    "serendipity",
-    "ephemeral",
-    "ubiquitous",
-    "quixotic",
-    "gregarious",
-    "pragmatic",
-    "ambivalent",
-    "laconic",
-    "melancholy",
-    "nostalgia",
-    "entropy",
-    "photosynthesis",
-    "osmosis",
-    "algorithm",
-    "metaphor",
-    "irony",
-    "sarcasm",
-    "euphemism",
-    "hypothesis",
-    "catalyst",
-    "inflation",
-    "mortgage",
-    "dividend",
-    "equity",
-    "bandwidth",
-    "latency",
-    "empathy",
-    "resilience",
-    "procrastination",
-    "hubris",
-    "zeitgeist",
-    "schadenfreude",
-    "wanderlust",
-    "benevolent",
-    "candid",
-    "diligent",
-    "eloquent",
-    "frugal",
-    "meticulous",
-    "obsolete",
-    "plausible",
-    "reluctant",
-    "tenacious",
-    "verbose",
-    "whimsical",
-    "onomatopoeia",
-    "alliteration",
-    "palindrome",
-    "oxymoron",
-    "sonnet",
-    "peninsula",
-    "archipelago",
-    "tundra",
-    "savanna",
-    "estuary",
-    "fjord",
-    "delta",
-    "glacier",
-    "monsoon",
-    "equinox",
-    "mitochondria",
-    "enzyme",
-    "protein",
-    "genome",
-    "vaccine",
-    "antibody",
-    "placebo",
-    "biopsy",
-    "allergy",
-]
-
-
 def definition(rng: random.Random) -> str:
     w = pick(rng, WORDS)
     return casing(
@@ -431,30 +284,6 @@ def arithmetic(rng: random.Random) -> str:
     )
 
 
-UNITS = [
-    ("miles", "kilometers"),
-    ("kilometers", "miles"),
-    ("pounds", "kilograms"),
-    ("kilograms", "pounds"),
-    ("inches", "centimeters"),
-    ("feet", "meters"),
-    ("meters", "feet"),
-    ("cups", "milliliters"),
-    ("ounces", "grams"),
-    ("gallons", "liters"),
-    ("liters", "gallons"),
-    ("degrees fahrenheit", "celsius"),
-    ("degrees celsius", "fahrenheit"),
-    ("hours", "minutes"),
-    ("days", "hours"),
-    ("yards", "meters"),
-    ("tablespoons", "teaspoons"),
-    ("quarts", "cups"),
-    ("stone", "kilograms"),
-    ("acres", "hectares"),
-]
-
-
 def conversion(rng: random.Random) -> str:
     a, b = pick(rng, [f"{u}|{v}" for u, v in UNITS]).split("|")
     n = pick(rng, [str(rng.randint(1, 500)), f"{rng.randint(1, 20)}.5"])
@@ -473,52 +302,6 @@ def conversion(rng: random.Random) -> str:
             ],
         ),
     )
-
-
-MISSPELLED = [
-    "recieve",
-    "definately",
-    "seperate",
-    "occured",
-    "accomodate",
-    "untill",
-    "wierd",
-    "goverment",
-    "enviroment",
-    "tommorow",
-    "begining",
-    "beleive",
-    "calender",
-    "concious",
-    "embarass",
-    "existance",
-    "foriegn",
-    "harrass",
-    "independant",
-    "liason",
-    "millenium",
-    "neccessary",
-    "occassion",
-    "persue",
-    "publically",
-    "rythm",
-]
-SPELL = [
-    "necessary",
-    "rhythm",
-    "conscientious",
-    "bureaucracy",
-    "Mississippi",
-    "restaurant",
-    "entrepreneur",
-    "questionnaire",
-    "pharaoh",
-    "silhouette",
-    "colonel",
-    "chrysanthemum",
-    "maneuver",
-    "renaissance",
-]
 
 
 def spelling(rng: random.Random) -> str:
@@ -544,33 +327,6 @@ def spelling(rng: random.Random) -> str:
     )
 
 
-PHRASES = [
-    "good morning",
-    "where is the train station",
-    "thank you very much",
-    "I love you",
-    "how much does this cost",
-    "the bill, please",
-    "I am lost",
-    "happy birthday",
-    "see you tomorrow",
-    "nice to meet you",
-    "excuse me",
-    "I don't understand",
-    "cheers",
-    "where is the bathroom",
-    "my name is Anna",
-    "I would like a coffee",
-    "cat",
-    "window",
-    "library",
-    "butterfly",
-    "good luck",
-    "welcome",
-    "the weather is nice today",
-]
-
-
 def translate(rng: random.Random) -> str:
     p, lang = pick(rng, PHRASES), pick(rng, LANGS)
     return casing(
@@ -589,215 +345,6 @@ def translate(rng: random.Random) -> str:
             ],
         ),
     )
-
-
-TRIVIA = [
-    "who wrote {book}",
-    "who is the author of {book}",
-    "when was {book} published",
-    "who played {role} in {film}",
-    "who directed {film}",
-    "when did {film} come out",
-    "where was {film} filmed",
-    "who sings {song}",
-    "who sang {song} originally",
-    "when did {song} come out",
-    "what is the capital of {country}",
-    "what currency does {country} use",
-    "what language do they speak in {country}",
-    "when did {country} become independent",
-    "who is the current president of {country}",
-    "what is the population of {city}",
-    "where is {landmark} located",
-    "when was {landmark} built",
-    "who designed {landmark}",
-    "how tall is {landmark}",
-    "who invented the {invention}",
-    "when was the {invention} invented",
-    "who won the {year} {event}",
-    "where was the {year} {event} held",
-    "who was the first {office}",
-    "how many {unit} are in a {bigger}",
-    "what is the largest {thing} in the world",
-    "what is the longest {thing} in {country}",
-    "who discovered {discovery}",
-    "what year did {historic} happen",
-    "when did {historic} end",
-    "how many players are on a {sport} team",
-    "who has won the most {award}s",
-    "what is the chemical symbol for {element}",
-    "what is the atomic number of {element}",
-    "where does the {river} river start",
-    "which ocean is {island} in",
-    "what is the highest mountain in {country}",
-    "who founded {company}",
-    "where is the headquarters of {company}",
-    "what is the name of {character}'s {relative}",
-    "what breed of dog is {character}",
-    "how many episodes are in season {n} of {show}",
-    "who plays {role} on {show}",
-    "when does season {n} of {show} come out",
-    "what channel is {show} on",
-    "what position does {athlete} play",
-    "what team does {athlete} play for",
-    "how old was {person} when they died",
-    "where was {person} born",
-    "what is {person} famous for",
-]
-FILL = {
-    "book": [
-        "the hobbit",
-        "pride and prejudice",
-        "one hundred years of solitude",
-        "the great gatsby",
-        "moby dick",
-        "the kite runner",
-        "dune",
-        "the hunger games",
-        "frankenstein",
-        "to the lighthouse",
-        "the road",
-        "little women",
-        "the alchemist",
-    ],
-    "role": ["the villain", "the lead", "the mother", "the detective", "the king", "young simba"],
-    "film": [
-        "jurassic park",
-        "the godfather",
-        "spirited away",
-        "titanic",
-        "inception",
-        "casablanca",
-        "the matrix",
-        "black panther",
-        "up",
-        "gladiator",
-        "amelie",
-        "rocky",
-    ],
-    "song": [
-        "hotel california",
-        "bohemian rhapsody",
-        "rolling in the deep",
-        "hey jude",
-        "purple rain",
-        "dancing queen",
-        "hallelujah",
-        "wonderwall",
-        "respect",
-        "yellow",
-        "africa",
-    ],
-    "country": COUNTRIES,
-    "city": CITIES,
-    "landmark": [
-        "the taj mahal",
-        "machu picchu",
-        "the golden gate bridge",
-        "angkor wat",
-        "the colosseum",
-        "stonehenge",
-        "the sydney opera house",
-        "big ben",
-        "the leaning tower of pisa",
-        "christ the redeemer",
-        "petra",
-        "the alhambra",
-        "mount rushmore",
-    ],
-    "invention": [
-        "telephone",
-        "light bulb",
-        "printing press",
-        "television",
-        "airplane",
-        "bicycle",
-        "microwave oven",
-        "world wide web",
-        "steam engine",
-        "radio",
-        "zipper",
-        "refrigerator",
-    ],
-    "year": [str(y) for y in range(1966, 2023, 3)],
-    "event": [
-        "world cup",
-        "super bowl",
-        "tour de france",
-        "wimbledon men's final",
-        "eurovision song contest",
-        "nba finals",
-        "stanley cup",
-        "champions league final",
-        "oscar for best picture",
-        "nobel peace prize",
-        "boston marathon",
-    ],
-    "office": [
-        "president of the united states",
-        "woman in space",
-        "prime minister of india",
-        "person to walk on the moon",
-        "emperor of rome",
-        "secretary general of the un",
-        "person to reach the south pole",
-    ],
-    "unit": ["ounces", "feet", "cups", "grams", "seconds", "teaspoons", "centimeters"],
-    "bigger": ["pound", "mile", "gallon", "kilogram", "day", "cup", "meter"],
-    "thing": ["desert", "river", "lake", "waterfall", "island", "bridge", "cave", "volcano"],
-    "discovery": [
-        "penicillin",
-        "gravity",
-        "the electron",
-        "dna's structure",
-        "radium",
-        "pluto",
-        "insulin",
-        "x-rays",
-    ],
-    "historic": [
-        "the fall of the berlin wall",
-        "the moon landing",
-        "the battle of hastings",
-        "the first world war",
-        "the great fire of london",
-        "the american civil war",
-        "the french revolution",
-        "the boston tea party",
-    ],
-    "sport": ["soccer", "basketball", "rugby", "volleyball", "baseball", "hockey", "cricket"],
-    "award": ["grammy", "oscar", "ballon d'or", "olympic gold medal", "tony award"],
-    "element": ["gold", "iron", "sodium", "potassium", "silver", "tin", "lead", "mercury"],
-    "river": ["nile", "amazon", "danube", "mississippi", "thames", "ganges", "rhine", "yangtze"],
-    "island": ["madagascar", "tasmania", "sri lanka", "fiji", "iceland", "bermuda", "zanzibar"],
-    "company": ["nike", "ikea", "toyota", "samsung", "lego", "spotify", "nintendo", "adidas"],
-    "character": ["harry potter", "homer simpson", "sherlock holmes", "scooby doo", "shrek"],
-    "relative": ["father", "sister", "best friend", "uncle", "first wife"],
-    "n": ["2", "3", "4", "5", "6"],
-    "show": [
-        "friends",
-        "the office",
-        "grey's anatomy",
-        "the crown",
-        "game of thrones",
-        "breaking bad",
-        "the simpsons",
-        "doctor who",
-        "ted lasso",
-        "stranger things",
-    ],
-    "athlete": ["lionel messi", "serena williams", "lebron james", "usain bolt", "tom brady"],
-    "person": [
-        "mozart",
-        "frida kahlo",
-        "nelson mandela",
-        "marie curie",
-        "vincent van gogh",
-        "charles darwin",
-        "cleopatra",
-        "ada lovelace",
-    ],
-}
 
 
 def fill(rng: random.Random, template: str) -> str:
@@ -819,94 +366,8 @@ def trivia(rng: random.Random) -> str:
     return pick(rng, ["quick question: ", "do you know ", "tell me ", "i forgot, "]) + text + "?"
 
 
-EASY_KNOWLEDGE = [
-    "What is the boiling point of water at sea level in Celsius?",
-    "Which planet is closest to the sun?",
-    "How many sides does a hexagon have?",
-    "What is the plural of 'goose'?",
-    "Who painted the Mona Lisa?",
-    "What is the freezing point of water in Fahrenheit?",
-    "How many continents are there?",
-    "What is the opposite of 'ancient'?",
-    "In which sport do players use a shuttlecock?",
-    "How many points is a touchdown worth in American football?",
-    "How long is a football (soccer) match?",
-    "Which gas do humans breathe out?",
-    "What is the unit of electrical resistance?",
-    "What force keeps us on the ground?",
-    "What is the speed of light, roughly?",
-    "Who is the main character of 'The Odyssey'?",
-    "Who wrote the play 'Hamlet'?",
-    "What is a haiku?",
-    "Which instrument has 88 keys?",
-    "What colour do you get by mixing blue and yellow?",
-    "How many legs does a spider have?",
-    "Is a tomato a fruit or a vegetable?",
-    "What is the largest mammal?",
-    "What is 7 times 8?",
-    "What is the next prime number after 13?",
-    "What is the value of pi to two decimal places?",
-    "How many degrees are in a right angle?",
-    "What is the square root of 144?",
-    "Which is larger, 0.5 or 0.45?",
-    "What does 'bonjour' mean in English?",
-    "How do you say 'thank you' in Japanese?",
-    "What language is spoken in Brazil?",
-    "Which country has the most people?",
-    "How many rings are on the Olympic flag?",
-    "Which country won the first FIFA World Cup?",
-    "Who is known as the king of pop?",
-    "Who composed the Moonlight Sonata?",
-    "What is the main ingredient in guacamole?",
-    "What do bees collect from flowers?",
-    "Which animal is known as the ship of the desert?",
-    "Can penguins fly?",
-    "Do fish sleep?",
-    "Is the sun a star?",
-    "Is Pluto still a planet?",
-    "Does sound travel faster in water or in air?",
-    "Which is heavier, a liter of water or a liter of oil?",
-    "What is the hardest natural substance?",
-    "What is the tallest animal?",
-    "How many bones are in the adult human body?",
-    "In which year did the Titanic sink?",
-    "Which metal is liquid at room temperature?",
-    "What do you call a baby kangaroo?",
-    "What is the capital of Australia?",
-    "Who wrote the Harry Potter books?",
-    "What is the name of the fairy in Peter Pan?",
-    "Wie spät ist es in Tokio, wenn es in Berlin Mittag ist?",
-    "¿Cuál es el río más largo de España?",
-    "Quelle est la capitale du Canada ?",
-    "Come si dice 'buongiorno' in inglese?",
-    "Qual é a cor do céu?",
-    "¿Cuántos días tiene una semana?",
-    "Was ist die Hauptstadt von Österreich?",
-    "Comment dit-on 'merci' en espagnol ?",
-    "日本の首都はどこですか?",
-    "¿Quién escribió Don Quijote?",
-    "Hoeveel poten heeft een kat?",
-]
-
-
 def easy_knowledge(rng: random.Random) -> str:
     return pick(rng, EASY_KNOWLEDGE)
-
-
-YESNO = [
-    "is it safe to eat raw {food}",
-    "can dogs eat {food}",
-    "is {food} gluten free",
-    "does {food} have caffeine",
-    "is {country} in europe",
-    "is {element} magnetic",
-    "do {animal}s lay eggs",
-    "are {animal}s mammals",
-    "can {animal}s swim",
-    "is {n} a leap year",
-    "is it legal to drive at 17 in {country}",
-    "is the {river} longer than the {river2}",
-]
 
 
 def yes_no(rng: random.Random) -> str:
@@ -920,51 +381,6 @@ def yes_no(rng: random.Random) -> str:
         river2=pick(rng, ["rhine", "thames", "seine", "po"]),
     )
     return casing(rng, t + "?")
-
-
-ADJ_POS = [
-    "wonderful",
-    "sturdy",
-    "delightful",
-    "reliable",
-    "gorgeous",
-    "well made",
-    "charming",
-    "moving",
-    "clever",
-    "excellent",
-    "comfortable",
-    "funny",
-]
-ADJ_NEG = [
-    "flimsy",
-    "boring",
-    "disappointing",
-    "overpriced",
-    "broken",
-    "clumsy",
-    "tedious",
-    "noisy",
-    "cheap-feeling",
-    "confusing",
-    "predictable",
-    "useless",
-]
-PRODUCTS = [
-    "blender",
-    "phone case",
-    "desk lamp",
-    "backpack",
-    "coffee grinder",
-    "yoga mat",
-    "board game",
-    "toaster",
-    "pair of headphones",
-    "cookbook",
-    "water bottle",
-    "vacuum cleaner",
-    "tent",
-]
 
 
 def review_text(rng: random.Random) -> tuple[str, str]:
@@ -1012,50 +428,6 @@ def review_text(rng: random.Random) -> tuple[str, str]:
     return "", body
 
 
-NEWS = [
-    (
-        "sports",
-        "{team} beat {team2} {a}-{b} on {day} to move top of the league, with a late goal from "
-        "their captain sealing the win in front of a sold-out crowd.",
-    ),
-    (
-        "business",
-        "Shares in {co} rose {a} percent on {day} after the retailer reported higher than "
-        "expected quarterly profits and raised its forecast for the year.",
-    ),
-    (
-        "world",
-        "Thousands of people marched through the capital of {country} on {day} to protest "
-        "against a planned rise in fuel prices, police said.",
-    ),
-    (
-        "science/tech",
-        "Researchers have unveiled a {adj} battery that charges in {a} minutes, a development "
-        "that could speed up the adoption of electric vehicles, the team said on {day}.",
-    ),
-    (
-        "science/tech",
-        "The software company released an update to its {prod} app on {day}, fixing a security "
-        "flaw that let attackers read private messages.",
-    ),
-    (
-        "world",
-        "Floods in northern {country} have forced {a} hundred families from their homes, and "
-        "aid agencies say more rain is expected this week.",
-    ),
-    (
-        "business",
-        "{co} agreed on {day} to buy a smaller rival for {a} million dollars, the latest deal in "
-        "a wave of consolidation in the shipping industry.",
-    ),
-    (
-        "sports",
-        "{athlete} withdrew from the {event} on {day} with a knee injury, ending hopes of a "
-        "third straight title.",
-    ),
-]
-
-
 def news_text(rng: random.Random) -> str:
     _, text = NEWS[rng.randrange(len(NEWS))]
     return text.format(
@@ -1071,17 +443,6 @@ def news_text(rng: random.Random) -> str:
         athlete=pick(rng, ["The world number two", "The reigning champion", "The local favourite"]),
         event=pick(rng, ["open", "grand prix", "championship", "marathon"]),
     )
-
-
-ENTITY_BIOS = [
-    "{name} (born {year}) is a {nat} {job} who {did}.",
-    "{place} is a small village in the {region} district of {country}, with a population of "
-    "about {n} people.",
-    "The {ship} was a {nat} passenger ship launched in {year} and scrapped in the 1960s.",
-    "{co} is a {nat} company founded in {year} that makes {goods}.",
-    "'{title}' is the third studio album by the {nat} band {band}, released in {year}.",
-    "The {plant} is a flowering plant in the daisy family, native to the mountains of {country}.",
-]
 
 
 def bio_text(rng: random.Random) -> str:
@@ -1152,22 +513,6 @@ def topic(rng: random.Random) -> str:
     if rng.random() < 0.4:
         return f"{question}\n\n{text}"
     return f"{text}\n{question}"
-
-
-SHORT_INPUTS = [
-    "I can't believe the train was late again, this is the third time this week!",
-    "The meeting has been moved to 3pm on Thursday in room 204.",
-    "Congratulations! You have won a free cruise. Click here to claim your prize now.",
-    "Water boils at 100 degrees Celsius at sea level.",
-    "Honestly, pineapple is the best pizza topping.",
-    "Can you send me the report by Friday?",
-    "Our flight landed safely and the kids are already asleep.",
-    "Please find attached the invoice for March; payment is due within 30 days.",
-    "The new phone has a bigger screen but the battery is worse.",
-    "Lo siento, no hablo inglés muy bien.",
-    "Ich habe morgen keine Zeit.",
-    "Whales are the largest fish in the ocean.",
-]
 
 
 def classify_short(rng: random.Random) -> str:
@@ -1263,57 +608,6 @@ def quick_math(rng: random.Random) -> str:
 
 # --------------------------------------------------------------------------- general
 
-TOPICS_EXPLAIN = [
-    "how vaccines work",
-    "why the ocean is salty",
-    "how a bill becomes law",
-    "what causes inflation",
-    "how a credit score is calculated",
-    "how solar panels make electricity",
-    "why cats purr",
-    "how tides work",
-    "what the immune system does",
-    "how a jet engine works",
-    "why we have time zones",
-    "how rainbows form",
-    "what dark matter is",
-    "how the stock market works",
-    "how bees communicate",
-    "how a mortgage works",
-    "what a recession is",
-    "how earthquakes happen",
-    "how the internet routes data",
-    "what causes migraines",
-    "why bread rises",
-    "how hurricanes form",
-    "what the ozone layer does",
-    "how memory works in the brain",
-    "what quantum entanglement is",
-    "how antibiotics kill bacteria",
-    "why the roman republic fell",
-    "what the enlightenment was",
-    "why the sky turns red at sunset",
-    "how coral reefs form",
-    "what a carbon footprint is",
-    "how index funds work",
-    "what the renaissance changed in art",
-    "how elections work in a parliamentary system",
-    "what stoicism teaches",
-    "how photosynthesis works",
-    "why some people are left-handed",
-    "how caffeine affects the body",
-    "what the cold war was about",
-    "how a camera lens focuses light",
-    "how noise-cancelling works",
-    "what blockchain is",
-    "how wind turbines generate power",
-    "why music gives us chills",
-    "what impressionism is",
-    "how trade tariffs affect prices",
-    "how the placebo effect works",
-    "what existentialism says about meaning",
-]
-
 
 def explain(rng: random.Random) -> str:
     t = pick(rng, TOPICS_EXPLAIN)
@@ -1337,94 +631,8 @@ def explain(rng: random.Random) -> str:
     )
 
 
-WHY_Q = [
-    "why do onions make you cry",
-    "why do we get goosebumps",
-    "why is exercise good for mental health",
-    "why do some countries drive on the left",
-    "why do prices go up over time",
-    "why do people procrastinate",
-    "why is biodiversity important",
-    "why did the dinosaurs go extinct",
-    "why do we need sleep",
-    "why is the dead sea so salty",
-    "why are bees important for farming",
-    "why did the titanic sink so quickly",
-    "why is democracy considered important",
-    "why do leaves change colour",
-    "why is the middle east so important for oil",
-    "why do some people get seasick",
-    "what makes a good teacher",
-    "what makes a novel a classic",
-    "what is the purpose of art",
-    "how does social media affect teenagers",
-    "how do cultural differences shape communication",
-    "how did the internet change journalism",
-    "how does stress affect the body",
-    "what is the role of a constitution",
-    "what are the benefits of learning a second language",
-    "how has photography changed the way we remember",
-]
-
-
 def why_q(rng: random.Random) -> str:
     return casing(rng, pick(rng, WHY_Q) + "?")
-
-
-ADVICE = [
-    "how do i {goal}",
-    "what's the best way to {goal}",
-    "any tips to {goal}",
-    "I want to {goal}. Where should I start?",
-    "give me some advice on how to {goal}",
-    "what should I do to {goal}",
-    "how can i {goal} without spending much money",
-    "I'm {context} and I want to {goal}. Any suggestions?",
-    "My {rel} wants to {goal}. What advice would you give?",
-]
-GOALS = [
-    "improve my credit score",
-    "change the oil in my car",
-    "jump start a car",
-    "get better sleep",
-    "stop biting my nails",
-    "learn to cook",
-    "save for a house deposit",
-    "get over a breakup",
-    "start a vegetable garden",
-    "become a better writer",
-    "ask for a raise",
-    "train for a 5k",
-    "make friends as an adult",
-    "learn to play guitar",
-    "keep my houseplants alive",
-    "study more effectively",
-    "reduce my screen time",
-    "prepare for a job interview",
-    "get my toddler to eat vegetables",
-    "organize a small closet",
-    "deal with a noisy neighbour",
-    "pay off credit card debt",
-    "be more confident at work",
-    "care for a new kitten",
-    "eat healthier on a budget",
-    "plan a surprise party",
-    "fix a squeaky door",
-    "clean mould from a shower",
-    "winterize my bike",
-    "choose a good running shoe",
-    "build an emergency fund",
-    "get rid of ants in the kitchen",
-]
-CONTEXTS = [
-    "a college student",
-    "a new parent",
-    "recently retired",
-    "working two jobs",
-    "living in a small apartment",
-    "new to the city",
-    "in my forties",
-]
 
 
 def advice(rng: random.Random) -> str:
@@ -1436,28 +644,6 @@ def advice(rng: random.Random) -> str:
             rel=pick(rng, ["brother", "mum", "friend", "partner", "daughter"]),
         ),
     )
-
-
-DISHES = [
-    "lasagna",
-    "pad thai",
-    "shakshuka",
-    "banana bread",
-    "chicken tikka masala",
-    "vegetable soup",
-    "risotto",
-    "tacos",
-    "apple pie",
-    "ramen",
-    "falafel",
-    "beef stew",
-    "pancakes",
-    "lentil curry",
-    "paella",
-    "guacamole",
-    "mac and cheese",
-    "brownies",
-]
 
 
 def recipe(rng: random.Random) -> str:
@@ -1502,30 +688,6 @@ def travel(rng: random.Random) -> str:
             ],
         ),
     )
-
-
-PAIRS = [
-    ("a roth ira", "a traditional ira"),
-    ("tea", "coffee"),
-    ("renting", "buying a home"),
-    ("yoga", "pilates"),
-    ("a kindle", "paper books"),
-    ("electric cars", "hybrids"),
-    ("cats", "dogs as pets"),
-    ("stocks", "bonds"),
-    ("baroque", "classical music"),
-    ("socialism", "communism"),
-    ("weather", "climate"),
-    ("a virus", "bacteria"),
-    ("mac", "windows laptops"),
-    ("public", "private schools"),
-    ("running", "cycling for fitness"),
-    ("butter", "margarine"),
-    ("an llc", "a corporation"),
-    ("gas", "induction stoves"),
-    ("monarchy", "republic"),
-    ("plato", "aristotle"),
-]
 
 
 def compare(rng: random.Random) -> str:
@@ -1613,33 +775,6 @@ def short_writing(rng: random.Random) -> str:
     )
 
 
-PERSONAS = [
-    "a pirate captain",
-    "a medieval blacksmith",
-    "Sherlock Holmes",
-    "a friendly barista",
-    "a stand-up comedian",
-    "a nervous astronaut",
-    "a wise old tree",
-    "a Roman senator",
-    "a cowboy",
-    "a fitness coach",
-    "a customer support agent",
-    "a travel guide in Rome",
-    "a grumpy cat",
-    "a Victorian butler",
-    "a time traveller from 2300",
-    "a sommelier",
-    "a kindergarten teacher",
-    "a noir detective",
-    "a job interviewer",
-    "a therapist",
-    "a sports commentator",
-    "a tour guide at the Louvre",
-    "a superhero",
-]
-
-
 def roleplay(rng: random.Random) -> str:
     p = pick(rng, PERSONAS)
     task = pick(
@@ -1673,23 +808,6 @@ def roleplay(rng: random.Random) -> str:
     )
 
 
-COUNTERFACTUAL = [
-    "the internet had never been invented",
-    "the roman empire never fell",
-    "humans could photosynthesize",
-    "electricity was discovered a thousand years earlier",
-    "the printing press had been invented in china first and spread west",
-    "everyone spoke the same language",
-    "the moon were twice as close",
-    "cars had never become popular",
-    "money didn't exist",
-    "the black death had never happened",
-    "humans had no sense of smell",
-    "we could hibernate in winter",
-    "the beatles had never formed",
-]
-
-
 def counterfactual(rng: random.Random) -> str:
     c = pick(rng, COUNTERFACTUAL)
     return casing(
@@ -1706,49 +824,8 @@ def counterfactual(rng: random.Random) -> str:
     )
 
 
-OPEN = [
-    "How can someone tell whether a news website is trustworthy?",
-    "What are the ethical issues with self-driving cars?",
-    "How can cities become more friendly to pedestrians?",
-    "What qualities make a good manager?",
-    "How do you think remote work will change office buildings?",
-    "What can parents do to encourage kids to read?",
-    "Why do people enjoy being scared by horror movies?",
-    "How do habits form and how can I break a bad one?",
-    "What are the main arguments for and against daylight saving time?",
-    "How might AI change the way students learn?",
-    "Why are some songs so catchy?",
-    "What is the best way to handle criticism?",
-    "How do birds know where to migrate?",
-    "What are the benefits of volunteering?",
-    "How can a small business compete with big chains?",
-    "What should I look for when choosing a therapist?",
-    "How has streaming changed the film industry?",
-    "What are some good ways to resolve a disagreement with a roommate?",
-    "Why is it important to protect wetlands?",
-    "What makes a good first impression in an interview?",
-    "How can older people stay socially connected?",
-    "What are the main causes of homelessness in big cities?",
-    "How do museums decide what to display?",
-    "What role does luck play in success?",
-]
-
-
 def open_q(rng: random.Random) -> str:
     return casing(rng, pick(rng, OPEN))
-
-
-HUMANITIES = [
-    "Discuss the main themes of {work}.",
-    "What does the {symbol} symbolize in {work}?",
-    "Describe the historical context of {event}.",
-    "What were the social effects of {event}?",
-    "Explain the philosophical idea of {idea} and give an example.",
-    "How did {person} influence {field}?",
-    "Briefly analyze the character of {char} in {work}.",
-    "What are the key differences between {idea} and {idea2}?",
-    "Describe the role of women during {event}.",
-]
 
 
 def humanities(rng: random.Random) -> str:
@@ -1772,22 +849,6 @@ def humanities(rng: random.Random) -> str:
         field=pick(rng, ["modern thought", "art", "economics", "psychology", "music"]),
         char=pick(rng, ["the narrator", "the antagonist", "the heroine", "the father"]),
     )
-
-
-STEM_EXPLAIN = [
-    "In the field of {f}, what is {c} and why is it useful?",
-    "Describe how {c} works, with a real-world example.",
-    "What is the difference between {c} and {c2}?",
-    "Explain {c} to someone with no background in {f}.",
-]
-STEM_CONCEPTS = {
-    "biology": ["natural selection", "mitosis", "the nitrogen cycle", "CRISPR"],
-    "physics": ["entropy", "superconductivity", "the doppler effect", "nuclear fusion"],
-    "economics": ["opportunity cost", "comparative advantage", "price elasticity"],
-    "computer science": ["public key encryption", "a neural network", "cloud computing"],
-    "chemistry": ["catalysis", "oxidation", "covalent bonding", "pH"],
-    "psychology": ["cognitive dissonance", "the bystander effect", "attachment theory"],
-}
 
 
 def stem_explain(rng: random.Random) -> str:
@@ -1819,75 +880,12 @@ def context_advice(rng: random.Random) -> str:
     return f"{pick(rng, situations)} {pick(rng, asks)}"
 
 
-WRITING_KINDS = [
-    "blog post",
-    "short story",
-    "persuasive speech",
-    "newsletter article",
-    "personal essay",
-    "product announcement",
-    "letter to the editor",
-    "travel diary entry",
-    "short biography",
-    "press release",
-    "scene for a play",
-    "fable with a moral",
-    "cover letter",
-    "welcome message",
-    "restaurant review",
-]
-WRITING_SUBJECTS = [
-    "a weekend spent volunteering at an animal shelter",
-    "the reopening of a small-town cinema",
-    "why everyone should learn to swim",
-    "a child who finds a map in the attic",
-    "the launch of a reusable coffee cup",
-    "a first visit to the mountains",
-    "a community garden that brought neighbours together",
-    "a robot that wants to become a chef",
-    "the importance of local libraries",
-    "a rainy day at a seaside town",
-    "a retired teacher who starts a podcast",
-    "a new bicycle lane in the city centre",
-    "an apprenticeship at a violin workshop",
-    "the joy of cooking with grandparents",
-]
-WRITING_CONSTRAINTS = [
-    "Keep it under 300 words.",
-    "Use a warm, friendly tone.",
-    "Make it suitable for a school newsletter.",
-    "Include a catchy title.",
-    "End with a call to action.",
-    "Write it in the first person.",
-    "Use vivid sensory details.",
-    "It should be about two paragraphs long.",
-    "Make it light-hearted and a little funny.",
-    "Aim it at readers who are new to the topic.",
-]
-
-
 def formal_writing(rng: random.Random) -> str:
     kind = pick(rng, WRITING_KINDS)
     subject = pick(rng, WRITING_SUBJECTS)
     verb = pick(rng, ["Write", "Compose", "Draft", "Craft", "Create", "Please write"])
     extra = " ".join(rng.sample(WRITING_CONSTRAINTS, rng.randint(0, 2)))
     return f"{verb} a {kind} about {subject}. {extra}".strip()
-
-
-ACT_AS = [
-    ("a travel guide", "suggest places to visit near my location", "I am in central Lisbon"),
-    ("a personal stylist", "suggest outfits for the occasion I describe", "a summer wedding"),
-    ("a motivational coach", "give me strategies to reach my goals", "I keep skipping the gym"),
-    ("a storyteller", "tell engaging stories for the audience I name", "children aged six"),
-    ("a math teacher", "explain ideas in easy-to-understand terms", "what a fraction is"),
-    ("a debate partner", "argue the other side of the topic I give", "school uniforms"),
-    ("a film critic", "review the film I describe", "a heist movie set on a train"),
-    ("an etiquette expert", "advise me on polite behaviour", "a business dinner in Japan"),
-    ("a nutritionist", "suggest healthy alternatives", "I snack on crisps every evening"),
-    ("a poet", "write a short poem on the theme I give", "homecoming"),
-    ("a historian", "describe daily life in the period I name", "Victorian London"),
-    ("a career counsellor", "help me think through my options", "I'm bored in my sales job"),
-]
 
 
 def act_as(rng: random.Random) -> str:
@@ -1903,35 +901,10 @@ def act_as(rng: random.Random) -> str:
     )
 
 
-STEM_CONTEXT = [
-    (
-        "I read that {c} is important in {f}.",
-        "How does it work, and where does it show up in everyday life?",
-    ),
-    (
-        "My textbook mentions {c} but the explanation is confusing.",
-        "Could you explain it with an analogy?",
-    ),
-    ("In {f}, people often talk about {c}.", "What is it, and why do scientists care about it?"),
-    ("A friend told me {c} explains a lot about {f}.", "Is that right? Explain briefly."),
-]
-
-
 def stem_context(rng: random.Random) -> str:
     f = pick(rng, list(STEM_CONCEPTS))
     a, b = STEM_CONTEXT[rng.randrange(len(STEM_CONTEXT))]
     return f"{a.format(c=pick(rng, STEM_CONCEPTS[f]), f=f)} {b}"
-
-
-DISCUSS = [
-    "Discuss how {event} shaped {field}. Consider both short-term and long-term effects.",
-    "How did {event} change ordinary people's lives? Give two or three examples.",
-    "What lessons can modern leaders learn from {event}?",
-    "Describe the main causes of {event} and explain which one historians consider most important.",
-    "In what ways did {person} challenge the ideas of their time?",
-    "What is the legacy of {person} today? Explain in a short paragraph.",
-    "Explain the main ideas of {idea} and how they apply to {modern}.",
-]
 
 
 def discuss(rng: random.Random) -> str:
@@ -1953,35 +926,6 @@ def discuss(rng: random.Random) -> str:
         idea=pick(rng, ["stoicism", "utilitarianism", "minimalism", "Confucian ethics"]),
         modern=pick(rng, ["social media", "workplace stress", "city planning", "parenting"]),
     )
-
-
-EASY_SCIENCE = [
-    "What is the formula for the area of a circle?",
-    "What is Newton's first law of motion?",
-    "What is the chemical formula for water?",
-    "What is the unit of power?",
-    "What is the derivative of x squared?",
-    "What is the formula for kinetic energy?",
-    "Which planet has the most moons?",
-    "What is the SI unit of temperature?",
-    "What is the speed of sound in air, approximately?",
-    "What is an acute angle?",
-    "What is the sum of the angles in a triangle?",
-    "How many centimeters are in a meter?",
-    "What is a prime number?",
-    "What is the largest bone in the human body?",
-    "What does DNA stand for?",
-    "Which organ pumps blood through the body?",
-    "What is the main gas in Earth's atmosphere?",
-    "What is the formula for density?",
-    "What does a thermometer measure?",
-    "How many strings does a standard guitar have?",
-    "Which author created the detective Hercule Poirot?",
-    "In which city are the Olympic Games of {year} held?",
-    "How many minutes are in a {sport} match?",
-    "Who is the author of '{book}'?",
-    "What is the main language of {country}?",
-]
 
 
 def easy_science(rng: random.Random) -> str:
@@ -2012,49 +956,6 @@ def short_tech_hard(rng: random.Random) -> str:
 
 # --------------------------------------------------------------------------- high-compute
 
-CODE_TASKS = [
-    "checks whether a string is a valid palindrome ignoring punctuation",
-    "returns the n-th Fibonacci number using memoization",
-    "merges overlapping intervals in a list",
-    "finds the longest increasing subsequence of a list",
-    "counts word frequencies in a text file and prints the top ten",
-    "validates an email address with a regular expression",
-    "parses a log file and reports the number of errors per hour",
-    "implements a binary search tree with insert, delete and in-order traversal",
-    "finds the shortest path in a grid with obstacles using BFS",
-    "converts an integer to its English words representation",
-    "detects whether two strings are anagrams",
-    "serializes and deserializes a binary tree",
-    "implements a min-heap from scratch",
-    "computes the median of two sorted arrays",
-    "returns all subsets of a set",
-    "checks if a Sudoku board is valid",
-    "finds the second largest number in a list",
-    "removes all vowels from a string",
-    "computes the greatest common divisor of two numbers",
-    "returns the sum of the squares of the first n odd numbers",
-    "finds the first non-repeating character in a string",
-    "splits a list into chunks of size n",
-    "reverses the words in a sentence",
-    "checks if a number is an Armstrong number",
-    "counts the number of set bits in an integer",
-    "rotates a list to the right by k positions",
-    "finds pairs in an array that sum to a target",
-    "converts a decimal number to binary",
-    "finds the maximum product of three numbers in a list",
-    "computes the area of a polygon from its vertices",
-    "implements an LRU cache",
-    "parses a CSV file and computes column averages",
-    "generates all valid combinations of n pairs of parentheses",
-    "sorts a list of dictionaries by a given key",
-    "finds the longest common prefix among a list of strings",
-    "returns the number of days between two dates",
-    "implements matrix multiplication without libraries",
-    "checks whether a linked list is a palindrome",
-    "counts the inversions in an array",
-    "finds the minimum number of coins to make a given amount",
-]
-
 
 def code_write(rng: random.Random) -> str:
     task = pick(rng, CODE_TASKS)
@@ -2082,41 +983,6 @@ def code_write(rng: random.Random) -> str:
             ],
         ),
     )
-
-
-BUGGY = [
-    (
-        "python",
-        "def mean(values):\n    total = 0\n    for v in values:\n        total += v\n    return total / len(values)",
-    ),
-    ("javascript", "for (var i = 0; i < 5; i++) {\n  setTimeout(() => console.log(i), 100);\n}"),
-    (
-        "python",
-        "def add_item(item, items=[]):\n    items.append(item)\n    return items",
-    ),
-    (
-        "java",
-        'String s = null;\nif (s.equals("yes")) {\n    System.out.println("ok");\n}',
-    ),
-    (
-        "c",
-        "char *copy(const char *s) {\n    char buf[64];\n    strcpy(buf, s);\n    return buf;\n}",
-    ),
-    ("sql", "SELECT name, COUNT(*) FROM orders GROUP BY customer_id;"),
-    (
-        "python",
-        "with open('data.txt') as f:\n    lines = f.readlines\nfor line in lines:\n    print(line.strip())",
-    ),
-    (
-        "go",
-        'func main() {\n    var m map[string]int\n    m["a"] = 1\n    fmt.Println(m)\n}',
-    ),
-    (
-        "typescript",
-        "async function load() {\n  const res = fetch('/api/items');\n  return res.json();\n}",
-    ),
-    ("bash", "for f in $(ls *.txt); do\n  mv $f ${f%.txt}.md\ndone"),
-]
 
 
 def code_debug(rng: random.Random) -> str:
@@ -2186,28 +1052,6 @@ def word_problem(rng: random.Random) -> str:
     return text
 
 
-MATH = [
-    "Solve for x: {a}x + {b} = {c}x - {d}.",
-    "Find the derivative of f(x) = {a}x^3 - {b}x^2 + {c}x - {d}.",
-    "Evaluate the integral of {a}x^2 + {b} from 0 to {c}.",
-    "Find all real roots of x^2 - {s}x + {p} = 0.",
-    "If f(x) = {a}x^2 - {b}x + {c}, find f({d}) and f(-{c}).",
-    "What is the probability of rolling a sum of {s} with two dice?",
-    "How many ways can you arrange the letters of the word {word}?",
-    "Prove that the sum of the first n odd numbers is n^2.",
-    "Prove that the product of two even numbers is divisible by 4.",
-    "A triangle has sides {a}, {b} and {c}. Is it a right triangle? Find its area.",
-    "Find the equation of the line through ({a}, {b}) and ({c}, {d}).",
-    "What is the sum of the arithmetic series {a} + {a2} + ... up to {d} terms?",
-    "Find the eigenvalues of the matrix [[{a}, {b}], [{c}, {d}]].",
-    "Solve the system: x + y = {s}, x - y = {c}.",
-    "What is the remainder when {big} is divided by {b}?",
-    "A circle is inscribed in a square of side {a}. What is the area between them?",
-    "Find the limit of ({a}x^2 + {b}) / ({c}x^2 - {d}) as x approaches infinity.",
-    "How many integers between 1 and {big} are divisible by {b} or {c}?",
-]
-
-
 def math_problem(rng: random.Random) -> str:
     a, b, c, d = rng.randint(2, 12), rng.randint(1, 15), rng.randint(2, 14), rng.randint(1, 20)
     return pick(rng, MATH).format(
@@ -2223,49 +1067,9 @@ def math_problem(rng: random.Random) -> str:
     )
 
 
-PUZZLES = [
-    "Three boxes are labelled apples, oranges and mixed, and every label is wrong. You may "
-    "take one fruit from one box. How do you relabel them correctly?",
-    "A farmer must cross a river with a wolf, a goat and a cabbage; the boat carries one at a "
-    "time. How does he do it? Explain each step.",
-    "{n1}, {n2} and {n3} finished a race. {n1} was not last, {n2} beat {n3}, and {n3} was not "
-    "second. What was the finishing order?",
-    "If all bloops are razzies and some razzies are lazzies, must some bloops be lazzies? "
-    "Explain your reasoning.",
-    "You have two ropes that each burn for an hour, unevenly. How can you measure exactly 45 "
-    "minutes?",
-    "{n1} is taller than {n2}. {n3} is shorter than {n2} but taller than {n4}. Who is the "
-    "second tallest? Explain.",
-    "A clock shows 3:15. What is the angle between the hour and minute hands? Show the steps.",
-    "There are 100 lockers and 100 students; student k toggles every k-th locker. Which lockers "
-    "are open at the end and why?",
-    "One of {n1}, {n2} and {n3} ate the cake. {n1} says {n2} did it, {n2} says she didn't, and "
-    "{n3} says {n1} is lying. Only one tells the truth. Who ate the cake?",
-    "What comes next in the sequence 2, 6, 12, 20, 30, ...? Explain the rule.",
-    "If it takes 6 workers 4 days to build a wall, how long would 8 workers take, assuming "
-    "they work at the same rate? Then explain when this assumption breaks down.",
-    "In a family, {n1} is {n2}'s mother's only daughter's son. What is {n1} to {n2}? Reason it "
-    "out.",
-]
-
-
 def puzzle(rng: random.Random) -> str:
     names = rng.sample(NAMES, 4)
     return pick(rng, PUZZLES).format(n1=names[0], n2=names[1], n3=names[2], n4=names[3])
-
-
-FERMI = [
-    "how many piano teachers there are in {c}",
-    "how many cups of coffee are drunk in {country} each day",
-    "how many tennis balls fit in a swimming pool",
-    "how many times a human heart beats in a lifetime",
-    "how many leaves are on a large oak tree",
-    "how much paper a typical office uses in a year",
-    "how many smartphones are thrown away each year worldwide",
-    "how many taxis there are in {c}",
-    "the total weight of all the ants on earth",
-    "how many grains of sand are on a beach",
-]
 
 
 def fermi(rng: random.Random) -> str:
@@ -2367,34 +1171,6 @@ def system_design(rng: random.Random) -> str:
     )
 
 
-TECH_HARD = [
-    "Explain how to fine-tune a transformer model on a custom dataset with PyTorch, including "
-    "the training loop and evaluation code.",
-    "Implement a simple version of the Raft consensus algorithm and explain leader election.",
-    "Write a GLSL shader that renders a procedural ocean with Gerstner waves.",
-    "Derive the backpropagation equations for a two-layer neural network with softmax output.",
-    "Write a Python script using asyncio to crawl a website concurrently while respecting "
-    "robots.txt and a rate limit.",
-    "How do I set up a CI pipeline with GitHub Actions that runs tests, builds a Docker image "
-    "and deploys to staging? Provide the workflow file.",
-    "Write a VBA macro that consolidates data from every sheet of a workbook into a summary "
-    "sheet with totals per category.",
-    "Create a SQL schema for a hotel booking system and write queries for availability, "
-    "overbooking checks and monthly revenue.",
-    "Implement a Kalman filter in NumPy for tracking a moving object from noisy position "
-    "readings, and explain each step.",
-    "Write a regex-based tokenizer and a Pratt parser for a small expression language with "
-    "variables and function calls.",
-    "Prove that every tree with n vertices has exactly n - 1 edges.",
-    "Compare three approaches to handling class imbalance in a fraud detection model and "
-    "write code to evaluate them.",
-    "Write an Obsidian plugin in TypeScript that adds a command to summarize the current note.",
-    "Create a React Native screen with a form, validation and offline storage using SQLite.",
-    "Show how to use dynamic programming to solve the knapsack problem, then optimise the "
-    "memory to O(W).",
-]
-
-
 def tech_hard(rng: random.Random) -> str:
     return pick(rng, TECH_HARD)
 
@@ -2440,30 +1216,6 @@ def complex_format(rng: random.Random) -> str:
             "PLANET and has exactly eight syllables, then explain the meter.",
         ],
     )
-
-
-SENTENCES = [
-    "Officials said the new policy would take effect at the start of next year.",
-    "Residents in the affected areas were advised to stay indoors and keep windows closed.",
-    "The company's chief executive told reporters that the decision had not been easy.",
-    "Critics argue that the plan does little to address the underlying problem.",
-    "A spokesperson for the ministry declined to comment on the details of the agreement.",
-    "Analysts expect the figures to improve in the second half of the year.",
-    "The investigation is expected to last several months, according to police.",
-    "Local businesses say they have already seen a drop in customers.",
-    "The report, published on Wednesday, draws on interviews with more than 200 people.",
-    "Environmental groups welcomed the announcement but said it came too late.",
-    "Opposition leaders called for an independent inquiry into the handling of the crisis.",
-    "The team behind the study said more research would be needed to confirm the results.",
-    "Ticket sales have more than doubled since the festival moved to its new venue.",
-    "Emergency services were called to the scene shortly after midnight.",
-    "The council will vote on the proposal at its next meeting in March.",
-    "Teachers' unions have threatened to strike if the changes go ahead.",
-    "The museum said the painting had been in storage for nearly forty years.",
-    "Prices for fresh produce rose sharply after the poor harvest.",
-    "Engineers are still working to determine what caused the failure.",
-    "Some experts believe the trend will continue well into the next decade.",
-]
 
 
 def long_text(rng: random.Random, words: int) -> str:
@@ -2522,29 +1274,6 @@ def long_doc_analysis(rng: random.Random) -> str:
 
 # -- round 3: more registers for the label descriptions ---------------------------------
 
-QUIZ = [
-    ("Which of these is a mammal?", ["a whale", "a salmon", "a lizard", "a frog"]),
-    ("Which of these is a prime number?", ["21", "23", "25", "27"]),
-    ("Which gas do plants take in from the air?", ["carbon dioxide", "helium", "neon", "argon"]),
-    ("Which instrument has 88 keys?", ["a piano", "a violin", "a trumpet", "a harp"]),
-    ("Which of these is a noun?", ["happiness", "quickly", "run", "blue"]),
-    ("What is 15% of 200?", ["30", "15", "20", "35"]),
-    ("Which sport uses a shuttlecock?", ["badminton", "tennis", "squash", "volleyball"]),
-    ("Which planet is known as the red planet?", ["Mars", "Venus", "Jupiter", "Mercury"]),
-    ("Who painted the Mona Lisa?", ["Leonardo da Vinci", "Picasso", "Monet", "Rembrandt"]),
-    (
-        "Which unit measures electrical resistance?",
-        ["the ohm", "the volt", "the watt", "the joule"],
-    ),
-    ("How many sides does a pentagon have?", ["5", "6", "7", "8"]),
-    (
-        "Which poet wrote 'The Raven'?",
-        ["Edgar Allan Poe", "Walt Whitman", "Robert Frost", "Emily Dickinson"],
-    ),
-    ("Which of these is a renewable energy source?", ["wind", "coal", "oil", "natural gas"]),
-    ("What is the square root of 81?", ["9", "8", "7", "18"]),
-]
-
 
 def quiz(rng: random.Random) -> str:
     question, options = pick(rng, QUIZ)
@@ -2592,53 +1321,8 @@ def one_step_problem(rng: random.Random) -> str:
     )
 
 
-COMMON_SENSE = [
-    "Is it safe to look directly at the sun?",
-    "Why do we wear coats in winter?",
-    "What do you use an umbrella for?",
-    "If it is raining, should I take a raincoat?",
-    "Can you put metal in a microwave?",
-    "What happens to ice cream if you leave it in the sun?",
-    "Which is heavier, a kilo of feathers or a kilo of bricks?",
-    "How many months have 28 days?",
-    "What do bees make?",
-    "Do fish sleep?",
-    "Where does the sun rise?",
-    "What should you do if your pan catches fire?",
-    "Is a tomato a fruit or a vegetable?",
-    "Why do leaves fall in autumn, in one sentence?",
-]
-
-
 def common_sense(rng: random.Random) -> str:
     return casing(rng, pick(rng, COMMON_SENSE))
-
-
-FACTS_SPORT_LIT = [
-    "How many players are on a {team} team on the field?",
-    "What is a hat-trick in {ball}?",
-    "How long is a marathon in kilometres?",
-    "Which country won the first football World Cup?",
-    "How many rings are on the Olympic flag?",
-    "In tennis, what is a score of zero called?",
-    "How many holes are on a standard golf course?",
-    "Who wrote the novel '{book}'?",
-    "In which century was '{book}' written?",
-    "What is the name of the narrator in Moby-Dick?",
-    "Who is the main character of '{book}'?",
-    "What is a haiku?",
-    "Which Shakespeare play features the character Ophelia?",
-    "What is the unit of electric current?",
-    "What is the acceleration due to gravity on Earth?",
-    "What is the speed of light in a vacuum?",
-    "What does a voltmeter measure?",
-    "What is the formula for the circumference of a circle?",
-    "What is the freezing point of water in Fahrenheit?",
-    "What is Ohm's law?",
-    "How many bones does an adult human have?",
-    "What is the past tense of 'swim'?",
-    "What is the capital of {country}?",
-]
 
 
 def sport_lit_science(rng: random.Random) -> str:
@@ -2649,37 +1333,6 @@ def sport_lit_science(rng: random.Random) -> str:
         country=pick(rng, COUNTRIES),
     )
     return casing(rng, text)
-
-
-ANALYSIS_CONTEXT = [
-    "Over the past two decades, {trend}.",
-    "Many commentators argue that {trend}.",
-    "It is often said that {trend}.",
-    "Recent reports suggest that {trend}.",
-]
-TRENDS = [
-    "remote work has changed how cities are organised",
-    "social media has reshaped political campaigns",
-    "streaming services have transformed the music industry",
-    "online shopping has hollowed out high streets",
-    "automation is changing which skills employers value",
-    "tourism has put pressure on historic city centres",
-    "electric cars are changing the energy market",
-    "standardised testing shapes what schools teach",
-    "open-plan offices affect how colleagues communicate",
-    "low-cost airlines have changed how people travel",
-    "citizen science projects are changing research",
-    "microfinance has altered small business in developing countries",
-]
-ANALYSIS_ASK = [
-    "Discuss the main advantages and disadvantages of this development.",
-    "Evaluate whether this has been a positive change overall.",
-    "Analyse the social and economic effects in a well-structured paragraph.",
-    "Explain the main reasons behind this and what it means for ordinary people.",
-    "What are the most important consequences, and who benefits the most?",
-    "Critically assess this claim, giving arguments on both sides.",
-    "How should governments respond? Explain your reasoning.",
-]
 
 
 def formal_analysis(rng: random.Random) -> str:
@@ -2700,25 +1353,6 @@ def formal_analysis(rng: random.Random) -> str:
     return f"{context} {ask}"
 
 
-CONCEPT_PAIRS = [
-    ("inflation", "deflation"),
-    ("weather", "climate"),
-    ("a virus", "a bacterium"),
-    ("mitosis", "meiosis"),
-    ("a democracy", "a republic"),
-    ("stocks", "bonds"),
-    ("nominal wages", "real wages"),
-    ("fiscal policy", "monetary policy"),
-    ("speed", "velocity"),
-    ("an acid", "a base"),
-    ("empathy", "sympathy"),
-    ("renewable energy", "non-renewable energy"),
-    ("a simile", "a metaphor"),
-    ("imports", "exports"),
-    ("a recession", "a depression"),
-]
-
-
 def concept_contrast(rng: random.Random) -> str:
     a, b = pick(rng, CONCEPT_PAIRS)
     return pick(
@@ -2730,20 +1364,6 @@ def concept_contrast(rng: random.Random) -> str:
             f"Could you explain {a} and {b} to a first-year university student, with one real-world example?",
         ],
     )
-
-
-FICTIONAL = [
-    "Sherlock Holmes",
-    "a pirate captain from the 1700s",
-    "Captain Ahab",
-    "a grumpy wizard",
-    "Elizabeth Bennet",
-    "a Victorian butler",
-    "a cheerful robot from the future",
-    "a Roman senator",
-    "a detective in 1940s Los Angeles",
-    "a dragon who guards a library",
-]
 
 
 def persona_chat(rng: random.Random) -> str:
@@ -2768,25 +1388,6 @@ def persona_chat(rng: random.Random) -> str:
             f"Respond as {who} would: what do you think about {topic}?",
         ],
     )
-
-
-EXPERT_TOPICS = [
-    "query planning in a column-oriented database",
-    "register allocation in an optimising compiler",
-    "autoscaling stateful services on Kubernetes",
-    "lock-free queues on multi-core CPUs",
-    "pricing American options numerically",
-    "hierarchical Bayesian models for sparse survey data",
-    "reducing tail latency in a microservice architecture",
-    "garbage collection in a high-throughput JVM service",
-    "inventory optimisation across a multi-warehouse supply chain",
-    "post-quantum key exchange in TLS",
-    "mixed-precision training of large neural networks",
-    "shadow mapping artefacts in real-time rendering",
-    "designing a loyalty programme for a subscription business with high churn",
-    "entering a regulated market with a fintech product",
-    "cache invalidation in a globally distributed CDN",
-]
 
 
 def expert_question(rng: random.Random) -> str:
@@ -2871,11 +1472,12 @@ GENERATORS: dict[str, list[tuple[Gen, int]]] = {
 }
 
 
-def generate(seed: int = 5) -> list[tuple[str, str]]:
-    """(lane, text) pairs, deduplicated, in a stable order."""
+def generate(seed: int = 5) -> list[tuple[str, str, str]]:
+    """(lane, group, text) rows, deduplicated, in a stable order; ``group`` is the name of
+    the template that wrote the text."""
     rng = random.Random(seed)
     seen: set[str] = set()
-    out: list[tuple[str, str]] = []
+    out: list[tuple[str, str, str]] = []
     for lane, gens in GENERATORS.items():
         for gen, count in gens:
             attempts = 0
@@ -2887,7 +1489,7 @@ def generate(seed: int = 5) -> list[tuple[str, str]]:
                 if key in seen:
                     continue
                 seen.add(key)
-                out.append((lane, text))
+                out.append((lane, gen.__name__, text))
                 made += 1
     return out
 
@@ -2895,10 +1497,11 @@ def generate(seed: int = 5) -> list[tuple[str, str]]:
 def main() -> None:
     rows = generate()
     with OUT.open("w", encoding="utf-8") as handle:
-        for lane, text in rows:
-            handle.write(json.dumps({"lane": lane, "text": text}, ensure_ascii=False) + "\n")
+        for lane, group, text in rows:
+            row = {"lane": lane, "group": group, "text": text}
+            handle.write(json.dumps(row, ensure_ascii=False) + "\n")
     counts: dict[str, int] = {}
-    for lane, _ in rows:
+    for lane, _, _ in rows:
         counts[lane] = counts.get(lane, 0) + 1
     print(f"wrote {len(rows)} examples to {OUT}: {counts}")
 

@@ -1,0 +1,150 @@
+"""The classifier's on-disk cache: MiniLM vectors of bank texts and trained heads.
+
+Files live under :func:`cache_dir` as ``.npz`` arrays (never pickles). Writes are atomic
+(a temporary file renamed into place) and a file lock lets one process on a machine
+encode the bank while the others wait for its result. A cache that cannot be read or
+written is ignored with a warning: it only saves time.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import hashlib
+import logging
+import os
+import threading
+from collections.abc import Iterator, Sequence
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+from classifier.strategies.minilm import MiniLMEncoder
+from classifier.training import FloatArray
+
+log = logging.getLogger(__name__)
+
+
+def cache_dir() -> Path:
+    """``$LANEWAY_CACHE_DIR``, else ``$XDG_CACHE_HOME/laneway``, else ``~/.cache/laneway``."""
+    own = os.environ.get("LANEWAY_CACHE_DIR")
+    if own:
+        return Path(own)
+    root = os.environ.get("XDG_CACHE_HOME")
+    return (Path(root) if root else Path.home() / ".cache") / "laneway"
+
+
+@lru_cache(maxsize=8)
+def model_digest(path: Path) -> str:
+    """Hash of the packaged model files (weights, tokenizer, config)."""
+    digest = hashlib.sha256()
+    for name in ("config.json", "tokenizer.json", "model.safetensors"):
+        with open(path / name, "rb") as handle:
+            for block in iter(lambda: handle.read(1 << 22), b""):
+                digest.update(block)
+    return digest.hexdigest()[:24]
+
+
+def text_key(text: str) -> bytes:
+    return hashlib.sha256(text.encode()).digest()[:16]
+
+
+@contextlib.contextmanager
+def file_lock(path: Path) -> Iterator[None]:
+    """An exclusive lock between processes (best effort: no lock if the file can't open)."""
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        handle = open(path, "a+b")  # noqa: SIM115 - closed below
+    except OSError:
+        yield
+        return
+    try:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        yield
+    finally:
+        handle.close()
+
+
+def atomic_save(path: Path, **arrays: npt.NDArray[Any]) -> None:
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(f".{path.stem}.{os.getpid()}.{threading.get_ident()}.tmp.npz")
+        np.savez(tmp, **arrays)  # type: ignore[arg-type]
+        os.replace(tmp, path)
+    except OSError as exc:
+        log.warning("could not write classifier cache %s: %s", path, exc)
+
+
+def load_npz(path: Path) -> dict[str, npt.NDArray[Any]] | None:
+    if not path.is_file():
+        return None
+    try:
+        with np.load(path, allow_pickle=False) as data:
+            return {k: np.asarray(data[k]) for k in data.files}
+    except (OSError, ValueError, KeyError, EOFError) as exc:
+        log.warning("ignoring unreadable classifier cache %s: %s", path, exc)
+        return None
+
+
+class VectorCache:
+    """MiniLM vectors of bank texts on disk, one row per text (float16), keyed by text."""
+
+    def __init__(self, path: Path | None) -> None:
+        self.path = path
+
+    def load(self) -> dict[bytes, FloatArray]:
+        data = load_npz(self.path) if self.path is not None else None
+        if data is None or "keys" not in data or "vectors" not in data:
+            return {}
+        vectors = data["vectors"].astype(np.float32)
+        keys = data["keys"]
+        if keys.dtype != np.uint8 or keys.ndim != 2 or len(keys) != len(vectors):
+            return {}
+        return {k.tobytes(): vectors[i] for i, k in enumerate(keys)}
+
+    def lookup(self, texts: Sequence[str]) -> tuple[FloatArray | None, list[int]]:
+        """``(vectors or None, indices of texts not cached)``."""
+        known = self.load()
+        missing = [i for i, t in enumerate(texts) if text_key(t) not in known]
+        if missing:
+            return None, missing
+        return np.stack([known[text_key(t)] for t in texts]).astype(np.float32), []
+
+    def vectors(
+        self,
+        texts: Sequence[str],
+        encoder: MiniLMEncoder,
+        stop: threading.Event | None = None,
+        chunk: int = 64,
+    ) -> FloatArray | None:
+        """Vectors of ``texts``, encoding (and caching) only those not cached yet; None
+        when ``stop`` was set before all were encoded (what was encoded is still saved)."""
+        if self.path is None:
+            return encoder.encode(list(texts))
+        with file_lock(self.path.with_suffix(".lock")):
+            known = self.load()
+            # Shortest first, in chunks: little padding, and ``stop`` is seen quickly.
+            missing = sorted({t for t in texts if text_key(t) not in known}, key=len)
+            if missing:
+                log.info("classifier: embedding %d bank texts with MiniLM", len(missing))
+            done = 0
+            for start in range(0, len(missing), chunk):
+                if stop is not None and stop.is_set():
+                    break
+                part = missing[start : start + chunk]
+                for text, vector in zip(part, encoder.encode(part), strict=True):
+                    known[text_key(text)] = vector
+                done += len(part)
+            if done:
+                keys = list(known)
+                atomic_save(
+                    self.path,
+                    keys=np.frombuffer(b"".join(keys), dtype=np.uint8).reshape(-1, 16),
+                    vectors=np.stack([known[k] for k in keys]).astype(np.float16),
+                )
+            if done < len(missing):
+                return None
+        return np.stack([known[text_key(t)] for t in texts]).astype(np.float32)
