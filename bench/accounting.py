@@ -1,9 +1,10 @@
 """What usage accounting and the metrics' histograms add to a job, side by side in one run.
 
-A job's accounting happens inside the Lua scripts it runs anyway: ``start.lua``
-observes its queue wait, ``finish.lua`` its latency, TTFT, backend call, tokens, cost
-and the hourly usage totals. This times a job's start + finish on one Redis (AOF on, as
-laneway runs it), interleaved round by round:
+A job's accounting happens inside the Lua scripts it runs anyway: ``route.lua``
+observes the classifier's latency, ``start.lua`` the queue wait, ``finish.lua`` the job's
+latency, TTFT, backend call, tokens, cost and the hourly usage totals. This times a
+job's route + start + finish on one Redis (AOF on, as laneway runs it), interleaved
+round by round:
   (old) with the scripts as they are on ``--base`` (git), without accounting,
   (new) with this checkout's scripts,
 and then the API's request-counting middleware around a trivial ASGI app.
@@ -32,9 +33,12 @@ import typer
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench._common import summary
+from laneway.celery_app import RUN_TASK, create_app
 from laneway.jobs import JobStatus
 from laneway.redis_server import EmbeddedRedis
+from laneway.settings import Settings
 from laneway.store import FinishGuard, JobStore
+from laneway.wire import MessageFactory
 
 ROOT = Path(__file__).resolve().parents[1]
 OWNER = "bench-worker"
@@ -50,6 +54,7 @@ def old_source(base: str, name: str) -> str:
 
 
 def new_job(client: redis.Redis) -> str:
+    """A job as the API leaves it: queued, waiting for the classifier."""
     job_id = "job_" + uuid.uuid4().hex
     now = time.time()
     client.hset(
@@ -57,7 +62,7 @@ def new_job(client: redis.Redis) -> str:
         mapping={
             "id": job_id,
             "tenant": "default",
-            "status": "routed",
+            "status": "queued",
             "kind": "chat",
             "lane": "general",
             "queue": "laneway.general",
@@ -73,9 +78,16 @@ def new_job(client: redis.Redis) -> str:
     return job_id
 
 
-def one_job(store: JobStore, job_id: str) -> float:
-    """Start and finish ``job_id`` as a lane worker does; milliseconds."""
+def one_job(store: JobStore, messages: MessageFactory, job_id: str) -> float:
+    """Route ``job_id`` as the classifier does, start and finish it as a lane worker
+    does; milliseconds."""
     began = time.perf_counter()
+    message = messages.build(RUN_TASK, (job_id,), "laneway.general")
+    decision = {"status": "routed", "lane": "general", "queue": "laneway.general"}
+    decision.update(strategy="rules", reason="bench", routed_at=str(time.time()))
+    routed = store.route(job_id, {**decision, "confidence": 0.9, "classify_ms": 0.05}, message)
+    assert routed == "ok", routed
+    store.redis.lpop("laneway.general")  # as a worker's BRPOP takes it
     attempt = {"backend": "general-a", "lane": "general", "started_at": time.time()}
     attempt["outcome"] = "running"
     started = store.start(job_id, attempt, OWNER)
@@ -141,22 +153,24 @@ def main(
             client = redis.Redis.from_url(server.url, decode_responses=True)
             new = JobStore(client, 600)
             old = JobStore(client, 600)
+            old._route = client.register_script(old_source(base, "route"))
             old._start = client.register_script(old_source(base, "start"))
             old._finish = client.register_script(old_source(base, "finish"))
             times: dict[str, list[float]] = {"old": [], "new": []}
+            messages = MessageFactory(create_app(Settings()))
             for _ in range(200):  # warm-up: scripts loaded, connections open
-                one_job(old, new_job(client))
-                one_job(new, new_job(client))
+                one_job(old, messages, new_job(client))
+                one_job(new, messages, new_job(client))
             for i in range(rounds):
                 order = (("old", old), ("new", new)) if i % 2 else (("new", new), ("old", old))
                 for name, store in order:
                     job_id = new_job(client)
-                    times[name].append(one_job(store, job_id))
+                    times[name].append(one_job(store, messages, job_id))
             usage_keys = client.keys("laneway:usage:*")
         finally:
             server.stop()
     print(
-        f"start + finish of one job, {rounds} interleaved rounds (scripts of {base} vs this tree)"
+        f"route + start + finish of one job, {rounds} interleaved rounds ({base} scripts vs ours)"
     )
     print(f"(old) without accounting   {summary(times['old'])}")
     print(f"(new) with accounting      {summary(times['new'])}")
