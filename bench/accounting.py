@@ -44,13 +44,13 @@ ROOT = Path(__file__).resolve().parents[1]
 OWNER = "bench-worker"
 
 
-def old_source(base: str, name: str) -> str:
+def old_source(base: str, name: str, *includes: str) -> str:
     def show(path: str) -> str:
         return subprocess.run(
             ["git", "show", f"{base}:{path}"], cwd=ROOT, capture_output=True, text=True, check=True
         ).stdout
 
-    return show("laneway/lua/common.lua") + "\n" + show(f"laneway/lua/{name}.lua")
+    return "\n".join(show(f"laneway/lua/{part}.lua") for part in ("common", *includes, name))
 
 
 def new_job(client: redis.Redis) -> str:
@@ -154,7 +154,7 @@ def main(
             new = JobStore(client, 600)
             old = JobStore(client, 600)
             old._route = client.register_script(old_source(base, "route"))
-            old._start = client.register_script(old_source(base, "start"))
+            old._start = client.register_script(old_source(base, "start", "take"))
             old._finish = client.register_script(old_source(base, "finish"))
             times: dict[str, list[float]] = {"old": [], "new": []}
             messages = MessageFactory(create_app(Settings()))

@@ -22,6 +22,7 @@ from rich.console import Console
 from rich.table import Table
 
 from laneway import runfile
+from laneway.batch_cli import app as batch_app
 from laneway.keys_cli import app as keys_app
 from laneway.lanes import LANES
 from laneway.net import is_loopback
@@ -40,6 +41,7 @@ dead_app = typer.Typer(no_args_is_help=True, help="Dead-lettered jobs: list them
 app.add_typer(dead_app, name="dead")
 app.command("sim-backend")(sim_backend)
 app.add_typer(keys_app, name="keys")
+app.add_typer(batch_app, name="batch")
 app.command("usage")(usage_command)
 
 console = Console()
@@ -94,12 +96,10 @@ def _settings(config: Path | None) -> Settings:
 def _api_url(api: str | None, config: Path | None = None) -> str:
     if api:
         return api.rstrip("/")
-    run = current_run(config)
-    if run:
-        return run.api_url
-    settings = _load(config)
-    host = "127.0.0.1" if settings.api.host in ("0.0.0.0", "::", "") else settings.api.host
-    return f"http://{host}:{settings.api.port}"
+    try:
+        return runfile.api_url(config)
+    except ConfigError as exc:
+        fail(str(exc), 2)
 
 
 def _redis(settings: Settings) -> Any:

@@ -148,3 +148,13 @@ BATCH_STATUSES = f"{PREFIX}batches:status"
 """Every batch's status, by id (for the ``laneway_batches`` gauge)."""
 BATCH_DRIVER = f"{PREFIX}batches:driver"
 """The lease of the one API process that drives batches (a token, with a TTL)."""
+
+
+def rotation(lane: str) -> str:
+    """A lane's weighted round-robin state, shared by its workers: backend -> current weight."""
+    return f"{PREFIX}wrr:{lane}"
+
+
+LATENCY_EWMA = f"{PREFIX}latency:ewma"
+"""Each backend's latency EWMA in ms, fleet-wide (``<backend>``) and when it was last
+updated (``<backend>|at``, Redis's clock)."""

@@ -79,3 +79,14 @@ def command_settings(config: str | Path | None = None) -> Settings:
     defaults. :class:`ConfigError` on a bad config."""
     run = current(config)
     return load_settings(run.config if run else config)
+
+
+def api_url(config: str | Path | None = None) -> str:
+    """The API of the running ``laneway up``, else the config's ``api.port`` on this
+    machine. :class:`ConfigError` on a bad config."""
+    run = current(config)
+    if run:
+        return run.api_url
+    settings = load_settings(config)
+    host = "127.0.0.1" if settings.api.host in ("0.0.0.0", "::", "") else settings.api.host
+    return f"http://{host}:{settings.api.port}"

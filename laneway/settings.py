@@ -89,8 +89,40 @@ class SpilloverConfig(Strict):
         return self
 
 
+BalancingStrategy = Literal[
+    "least-in-flight",
+    "weighted-round-robin",
+    "power-of-two-choices",
+    "peak-ewma",
+    "lowest-cost",
+    "affinity",
+]
+
+
+class BalancingConfig(Strict):
+    """How a lane chooses among its backends that have a free slot (workers/selection/)."""
+
+    strategy: BalancingStrategy = "least-in-flight"
+    affinity_key: Literal["tenant", "user", "prefix"] = Field(
+        default="prefix",
+        description="affinity: what keeps jobs on one backend (the job's tenant, the "
+        "request's `user` field, or the first prefix_chars of its text)",
+    )
+    prefix_chars: int = Field(default=256, ge=1, description="affinity on prefix: its length")
+    ewma_decay_seconds: float = Field(
+        default=10.0, gt=0, description="peak-ewma: how fast a backend's latency is forgotten"
+    )
+
+    @model_validator(mode="before")
+    @classmethod
+    def _strategy_alone(cls, value: Any) -> Any:
+        # `balancing: affinity` is short for `balancing: {strategy: affinity}`
+        return {"strategy": value} if isinstance(value, str) else value
+
+
 class LaneConfig(Strict):
     backends: list[BackendConfig] = Field(default_factory=list)
+    balancing: BalancingConfig = Field(default_factory=BalancingConfig)
     fallback: list[Lane] | None = Field(
         default=None, description="lanes to try, in order [default: the lane's usual chain]"
     )

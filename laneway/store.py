@@ -29,10 +29,11 @@ from laneway.wire import QueuedMessage
 
 
 @cache
-def script_source(name: str) -> str:
+def script_source(name: str, *includes: str) -> str:
+    """A script with common.lua and the ``includes`` (their helpers) before it."""
     folder = resources.files("laneway") / "lua"
-    common = (folder / "common.lua").read_text()
-    return lua_preamble() + common + "\n" + (folder / f"{name}.lua").read_text()
+    parts = ["common", *includes, name]
+    return lua_preamble() + "\n".join((folder / f"{part}.lua").read_text() for part in parts)
 
 
 def dumps(value: Any) -> str:
@@ -76,6 +77,41 @@ class Started:
     """Tokens of this job already went out to clients (from an earlier delivery)."""
     expired: bool = False
     """The job's deadline has passed: no attempt was opened."""
+    slot: int = 0
+    """With a :class:`SlotTake`: the 1-based candidate whose slot was taken (its
+    attempt opened); 0 for none."""
+
+
+@dataclass(frozen=True, slots=True)
+class SlotTake:
+    """A call slot to take as a job starts, in the same script (see take.lua): the
+    candidates' slot sets (then a state hash, for some modes), how to choose, and the
+    attempt to open for each candidate. Outcome ``full`` when every one is full:
+    then nothing at all is written."""
+
+    keys: list[str]
+    lease: float
+    token: str
+    mode: str
+    limits: list[int]
+    weights: list[float]
+    names: list[str]
+    attempts: list[Mapping[str, Any]]
+    randoms: tuple[float, float]
+
+    def argument(self) -> str:
+        return dumps(
+            {
+                "lease": self.lease,
+                "token": self.token,
+                "mode": self.mode,
+                "limits": self.limits,
+                "weights": self.weights,
+                "names": self.names,
+                "attempts": [dumps(a) for a in self.attempts],
+                "r": list(self.randoms),
+            }
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -248,7 +284,7 @@ class JobStore:
         self.queue_limits = dict(queue_limits or {})
         """``max_queue_depth`` by queue name: where the classifier's routes may go."""
         self._route = client.register_script(script_source("route"))
-        self._start = client.register_script(script_source("start"))
+        self._start = client.register_script(script_source("start", "take"))
         self._finish = client.register_script(script_source("finish"))
         self._attempt = client.register_script(script_source("attempt"))
         self._cancel = client.register_script(script_source("cancel"))
@@ -335,25 +371,28 @@ class JobStore:
         owner: str = "",
         dead_after: float = 15.0,
         fields: Mapping[str, Any] | None = None,
+        take: SlotTake | None = None,
     ) -> Started:
         """Take a delivery: refused for finished jobs, and for jobs a live worker other
         than ``owner`` holds; opens ``attempt`` when given and the deadline allows.
-        ``owner`` (a worker instance) holds the job from here on; ``fields`` are recorded."""
+        ``owner`` (a worker instance) holds the job from here on; ``fields`` are recorded.
+        With ``take`` (instead of ``attempt``) a call slot is taken first."""
         now = time.time()
         reply = self._start(
-            keys=[keys.job(job_id), keys.events(job_id)],
+            keys=[keys.job(job_id), keys.events(job_id), *(take.keys if take else ())],
             args=[
                 str(now),
                 dumps(attempt) if attempt else "",
                 status_event(JobStatus.RUNNING),
                 owner,
                 str(dead_after),
+                take.argument() if take else "",
                 *flatten(fields or {}),
             ],
         )
         if reply[0] != "ok":
             return Started(outcome=str(reply[0]))
-        request, kind, deliveries, deadline_at, streamed, expired = reply[1:7]
+        request, kind, deliveries, deadline_at, streamed, expired, slot = reply[1:8]
         return Started(
             "ok",
             json.loads(request),
@@ -362,7 +401,14 @@ class JobStore:
             float(deadline_at),
             streamed=str(streamed) not in ("", "0"),
             expired=bool(int(expired)),
+            slot=int(slot),
         )
+
+    def request_and_tenant(self, job_id: str) -> tuple[dict[str, Any], str]:
+        """The job's request and tenant (empty when the job is gone), for a backend
+        choice that depends on them."""
+        request, tenant = self.redis.hmget(keys.job(job_id), ["request", "tenant"])
+        return (json.loads(request) if request else {}), str(tenant or "")
 
     def reroute(
         self,

@@ -11,7 +11,7 @@ from laneway.requests import context_needed, output_budget
 from laneway.settings import Settings
 from producer.admission import RequestRejected, check_context
 from tests.system import System, chat, job_keys
-from workers.policy import larger_context_lane
+from workers.policies.context import larger_context_lane
 
 
 def _settings(**windows: int) -> Settings:

@@ -2,8 +2,9 @@
 held across every worker process and machine.
 
 A call takes a slot on its backend first: a Redis ZSET per backend of slot holders,
-scored by lease expiry. One script chooses the least loaded backend (in-flight calls
-per unit of weight, fleet-wide) that has a free slot and takes it, in one round
+scored by lease expiry. One script chooses a backend that has a free slot, as the
+lane's selection strategy planned it (workers/selection/; by default the least
+loaded: in-flight calls per unit of weight, fleet-wide), and takes it, in one round
 trip. A per-process thread renews the leases of the slots its calls hold, so a
 killed worker's slots come back within ``slot_lease_seconds``.
 """
@@ -14,14 +15,16 @@ import logging
 import random
 import secrets
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import redis
 
 from laneway import keys
 from laneway.settings import BackendConfig
-from laneway.store import script_source
+from laneway.store import SlotTake, script_source
+from workers.selection.plan import Plan
 
 log = logging.getLogger(__name__)
 
@@ -57,7 +60,7 @@ class FleetSlots:
         self._redis = client
         self.lease_seconds = lease_seconds
         self._owner = owner
-        self._take = client.register_script(script_source("slot_take"))
+        self._take = client.register_script(script_source("slot_take", "take"))
         self._renew = client.register_script(script_source("slot_renew"))
         self._held: dict[str, Slot] = {}
         self._lock = threading.Lock()
@@ -66,32 +69,62 @@ class FleetSlots:
 
     def take(
         self,
-        pool: Sequence[BackendConfig],
+        pool: Sequence[BackendConfig] | Plan,
         label: str = "",
         give_back: Slot | None = None,
     ) -> Slot | None:
-        """A slot on the least loaded backend of ``pool`` with room (None: all full),
-        after giving back ``give_back`` in the same round trip."""
+        """A slot on a backend of ``pool`` with room, chosen as planned (a bare list of
+        backends: the least loaded); None when all are full. ``give_back`` is given
+        back first, in the same round trip."""
+        plan = pool if isinstance(pool, Plan) else Plan(pool)
         if give_back is not None:
             self.forget(give_back)
-        if not pool and give_back is None:
+        if not plan.backends and give_back is None:
             return None
         token = f"{self._owner}/{label}/{secrets.token_hex(4)}"
-        call_keys = [keys.slots(b.name) for b in pool]
+        call_keys = [keys.slots(b.name) for b in plan.backends]
         args: list[str | float | int] = [
             self.lease_seconds,
             token,
             random.random(),
             give_back.token if give_back else "",
+            plan.mode,
+            random.random(),
         ]
         if give_back is not None:
             call_keys.append(give_back.key)
-        for backend in pool:
-            args += [backend.max_concurrency, backend.weight]
+        if plan.state_key is not None:
+            call_keys.append(plan.state_key)
+        for backend in plan.backends:
+            args += [backend.max_concurrency, backend.weight, backend.name]
         chosen = int(self._take(keys=call_keys, args=args))
-        if chosen == 0:
-            return None
-        slot = Slot(pool[chosen - 1], token)
+        return self._hold(plan.backends[chosen - 1], token) if chosen else None
+
+    def offer(self, plan: Plan, label: str, attempts: Sequence[Mapping[str, Any]]) -> SlotTake:
+        """``plan``'s take for the script that starts the job (laneway/lua/start.lua),
+        with the attempt to open for each candidate: the happy path's choice, slot and
+        start in one round trip. :meth:`adopt` the slot it took."""
+        call_keys = [keys.slots(b.name) for b in plan.backends]
+        if plan.state_key is not None:
+            call_keys.append(plan.state_key)
+        return SlotTake(
+            keys=call_keys,
+            lease=self.lease_seconds,
+            token=f"{self._owner}/{label}/{secrets.token_hex(4)}",
+            mode=plan.mode,
+            limits=[b.max_concurrency for b in plan.backends],
+            weights=[b.weight for b in plan.backends],
+            names=[b.name for b in plan.backends],
+            attempts=list(attempts),
+            randoms=(random.random(), random.random()),
+        )
+
+    def adopt(self, backend: BackendConfig, take: SlotTake) -> Slot:
+        """The slot ``take`` took on ``backend`` (renewed from now on)."""
+        return self._hold(backend, take.token)
+
+    def _hold(self, backend: BackendConfig, token: str) -> Slot:
+        slot = Slot(backend, token)
         with self._lock:
             self._held[token] = slot
         return slot

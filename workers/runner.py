@@ -1,22 +1,17 @@
 """One delivery of a lane task: call backends until the job is answered or handed on.
 
-The decisions, in order:
+The runner does the Redis writes and the calls; what to do on each outcome is the
+lane's policies' (workers/policies/): the runner reports an :class:`Outcome` and
+carries out the decision. The outcomes, as the runner meets them:
 - the job is finished or cancelled, or a live worker runs it → nothing to do
-  (duplicate delivery);
-- the job's deadline has passed → failed (``deadline_exceeded``), no backend called;
-- delivered too often without finishing → poison: dead-lettered;
-- no backend of the lane may take calls (breakers open) → a fallback lane that
-  has one, else wait in this lane (re-published with a countdown), up to the
-  job's deadline;
-- every backend of the lane that may take calls is at its ``max_concurrency``,
-  counted across the fleet (see workers/balancing.py) → wait for a slot in the
-  worker's thread (up to 10 s), then in this lane's queue (re-published with a
-  short countdown: no attempt, no delivery counted);
-- a call fails retryably (connect error, timeout, 5xx, 429) → another healthy
-  backend of the lane after a backoff, up to ``max_attempts_per_lane``, then the
-  lane's fallback chain, then the dead-letter store;
-- the backend rejects the request (4xx) → failed with its message;
-- the prompt does not fit the context window → a lane with a larger one, or failed;
+  (duplicate delivery; no policy asked);
+- delivered too often (poison), the deadline passed, a stream lost with its worker;
+- no backend of the lane may take calls (breakers open) or it has none;
+- every backend that may take calls is at its ``max_concurrency``, counted across
+  the fleet (see workers/balancing.py) → the runner first waits for a slot in the
+  worker's thread (up to 10 s), then asks the policies;
+- a call fails: retryably (connect error, timeout, 5xx, 429), fatally (4xx), or
+  the prompt does not fit the context window;
 - anything else that raises → failed (``internal_error``), see :meth:`JobRunner.fail_internal`.
 
 The delivery holds the job as worker instance ``owner``: if that worker is taken
@@ -29,8 +24,8 @@ from __future__ import annotations
 import logging
 import random
 import time
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
 import redis
@@ -43,13 +38,29 @@ from laneway.lanes import Lane, queue_for
 from laneway.requests import context_needed
 from laneway.runtime import Runtime
 from laneway.settings import BackendConfig
-from laneway.store import FinishGuard
+from laneway.store import FinishGuard, SlotTake, Started
 from laneway.wire import Priority
 from workers.backends import BackendClient, BackendError, BackendReply, ErrorKind
 from workers.balancing import FleetSlots, Slot, candidates
 from workers.breaker import Breakers
 from workers.cancel import CallCancelled, CancelRegistry, CancelToken
-from workers.policy import backoff, fallback_lane, larger_context_lane
+from workers.policies import (
+    DEFAULT_POLICIES,
+    DeadLetter,
+    Decision,
+    Defer,
+    Delivery,
+    Fail,
+    Move,
+    Outcome,
+    OutcomeKind,
+    Policy,
+    Retry,
+    decide,
+)
+from workers.policies.deadline import DEADLINE_EXCEEDED
+from workers.selection import JobFacts, Observation, Plan, Selection
+from workers.selection.least_in_flight import LeastInFlight
 from workers.streaming import ChunkBatcher
 
 log = logging.getLogger(__name__)
@@ -65,6 +76,9 @@ class LaneWorkerContext:
     breakers: Breakers
     owner: str
     """This process's worker instance: the holder recorded on the jobs it runs."""
+    selections: Mapping[Lane, Selection] = field(default_factory=dict)
+    """Each lane's backend selection strategy (least-in-flight where none is given)."""
+    policies: tuple[Policy, ...] = DEFAULT_POLICIES
 
 
 def open_attempt(backend: BackendConfig, lane: Lane) -> dict[str, Any]:
@@ -85,10 +99,6 @@ def cost_of(usage: dict[str, Any], backend: BackendConfig) -> float | None:
     return round(cost / 1000, 8)
 
 
-DEADLINE_EXCEEDED = "deadline_exceeded"
-SLOT_WAIT_SECONDS = 0.5
-"""After waiting in its thread, a job whose lane is still full goes back to its queue
-for this long (up to twice, at random)."""
 SLOT_AWAIT_SECONDS = 10.0
 """How long one delivery waits in its thread for a slot before going back to its queue
 (at most a third of ``lost_message_grace_seconds``: a message held longer unstarted is
@@ -130,6 +140,9 @@ class JobRunner:
         self.settings = rt.settings
         self.retry = rt.settings.retry
         self.backends = rt.settings.lanes[lane].backends
+        self.selection = ctx.selections.get(lane) or LeastInFlight()
+        self.facts: JobFacts | None = None
+        """The job's request and tenant, read once for a strategy that needs them."""
         self.slot: Slot | None = None
         """The call slot this delivery holds on a backend (see workers/balancing.py)."""
         self.deadline = time.time() + self.retry.job_deadline_seconds
@@ -139,52 +152,134 @@ class JobRunner:
     def run(self) -> str:
         failpoint("lane.start")
         healthy = self.ctx.breakers.available(self.backends)
-        self.slot = self.ctx.slots.take(candidates(healthy, self.prefer_model), self.job_id)
-        if self.slot is None and healthy:
-            self.slot = self.await_slot(healthy)
         try:
-            return self.take_job(bool(healthy))
+            started, backend, attempt = self.start(healthy)
+            return self.take_job(started, backend, attempt, bool(healthy))
         finally:
             if self.slot is not None:
                 self.ctx.slots.release(self.slot)
 
-    def take_job(self, healthy: bool) -> str:
+    def start(
+        self, healthy: list[BackendConfig]
+    ) -> tuple[Started, BackendConfig | None, dict[str, Any] | None]:
+        """Take the job, and a slot for its first call: in one round trip when a backend
+        has room (start.lua takes the slot); when none has, after waiting for one in
+        this thread (nothing written meanwhile). Returns the backend and the attempt
+        opened on it (None when no slot was taken)."""
+        plan = self.plan(healthy)
+        if plan.backends:
+            attempts = [open_attempt(b, self.lane) for b in plan.backends]
+            take = self.ctx.slots.offer(plan, self.job_id, attempts)
+            started = self.store_start(None, take)
+            if started.outcome != "full":
+                if not started.slot:  # refused, or past its deadline
+                    return started, None, None
+                chosen = plan.backends[started.slot - 1]
+                self.slot = self.ctx.slots.adopt(chosen, take)
+                return started, chosen, attempts[started.slot - 1]
+            self.slot = self.await_slot(healthy)
         backend = self.slot.backend if self.slot else None
         attempt = open_attempt(backend, self.lane) if backend else None
-        started = self.rt.store.start(
+        return self.store_start(attempt, None), backend, attempt
+
+    def store_start(self, attempt: dict[str, Any] | None, take: SlotTake | None) -> Started:
+        return self.rt.store.start(
             self.job_id,
             attempt,
             self.owner,
             self.settings.worker.dead_after_seconds,
             # what a hand-over needs to send the job on as this delivery would
             {"prefer_model": self.prefer_model or "", "visited": self.visited},
+            take,
         )
+
+    def take_job(
+        self,
+        started: Started,
+        backend: BackendConfig | None,
+        attempt: dict[str, Any] | None,
+        healthy: bool,
+    ) -> str:
         if started.outcome != "ok" or started.request is None:
             return f"skipped: job is {started.outcome}"
         self.started = True
         failpoint("lane.started")
         if started.deliveries > self.retry.max_deliveries:
-            return self.dead(
-                None, f"poison: delivered {started.deliveries} times without finishing", "poison"
-            )
+            return self.on(Outcome(OutcomeKind.POISON, deliveries=started.deliveries), None)
         if started.deadline_at:
             self.deadline = started.deadline_at
         if started.expired or time.time() >= self.deadline:
-            return self.deadline_exceeded(None)
+            return self.on(Outcome(OutcomeKind.DEADLINE), None)
         if started.streamed and started.request.get("stream"):
-            # An earlier delivery already streamed part of an answer (its worker died):
-            # a second answer would be appended to the first, so the job fails.
-            return self.fail(None, "the worker streaming this job died mid-stream", "lost")
+            return self.on(Outcome(OutcomeKind.STREAM_LOST), None)
         if backend is None or attempt is None:
-            return self.wait_for_slot(None) if healthy else self.no_backend_available()
+            if healthy:
+                return self.on(Outcome(OutcomeKind.LANE_FULL), None)
+            if not self.backends:
+                return self.on(
+                    Outcome(OutcomeKind.NO_BACKENDS, f"lane {self.lane} has no backends"), None
+                )
+            retry_in = self.ctx.breakers.seconds_until_retry(self.backends)
+            return self.on(Outcome(OutcomeKind.BREAKER_OPEN, retry_in=retry_in), None)
         with self.ctx.cancels.call(self.job_id) as token:
             return self.call_backends(
                 backend, attempt, JobKind(started.kind or JobKind.CHAT), started.request, token
             )
 
+    def plan(self, healthy: Sequence[BackendConfig]) -> Plan:
+        """How the slot-take script chooses among ``healthy`` (those serving the
+        preferred model when any does), as the lane's strategy has it."""
+        pool = candidates(healthy, self.prefer_model)
+        if pool and self.selection.needs_job and self.facts is None:
+            request, tenant = self.rt.store.request_and_tenant(self.job_id)
+            self.facts = JobFacts(request, tenant)
+        return self.selection.plan(pool, self.facts)
+
     def call_ends(self) -> float:
         """When a backend call must be over (monotonic): the delivery's end or the deadline."""
         return min(self.delivery_ends, time.monotonic() + self.deadline - time.time())
+
+    def delivery(self, failures: int = 0, streamed_output: bool = False) -> Delivery:
+        return Delivery(
+            lane=self.lane,
+            settings=self.settings,
+            now=time.time(),
+            deadline=self.deadline,
+            delivery_left=self.delivery_ends - time.monotonic(),
+            visited=tuple(self.visited),
+            failures=failures,
+            streamed_output=streamed_output,
+            lane_up=lambda lane: bool(
+                self.ctx.breakers.available(self.settings.lanes[lane].backends)
+            ),
+        )
+
+    def on(
+        self,
+        outcome: Outcome,
+        attempt: dict[str, Any] | None,
+        failures: int = 0,
+        streamed_output: bool = False,
+    ) -> str:
+        """Ask the lane's policies about ``outcome`` and carry out their decision
+        (every decision but a retry, which :meth:`call_backends` carries out)."""
+        decision = decide(outcome, self.delivery(failures, streamed_output), self.ctx.policies)
+        return self.carry_out(decision, attempt)
+
+    def carry_out(self, decision: Decision, attempt: dict[str, Any] | None) -> str:
+        match decision:
+            case Move(lane, reason):
+                return self.hand_on(lane, attempt, reason)
+            case Defer(countdown, reason):
+                return self.hand_on(self.lane, attempt, reason, countdown=countdown)
+            case Fail(error, kind, param):
+                return self.fail(attempt, error, kind, param)
+            case DeadLetter(error, kind):
+                if kind == DEADLINE_EXCEEDED and attempt is not None:
+                    attempt = closed(attempt, "error", error=error, error_type=DEADLINE_EXCEEDED)
+                return self.dead(attempt, error, kind)
+            case Retry():
+                raise AssertionError("a retry is carried out by the call loop")
 
     def call_backends(
         self,
@@ -199,7 +294,7 @@ class JobRunner:
         failures = 0
         while True:
             if time.time() >= self.deadline:
-                return self.deadline_exceeded(attempt)
+                return self.on(Outcome(OutcomeKind.DEADLINE), attempt)
             tried.add(backend.name)
             chunks = (
                 ChunkBatcher(self.rt.store, self.job_id, owner=self.owner) if streaming else None
@@ -221,31 +316,34 @@ class JobRunner:
                 log.warning("job %s: %s failed: %s", self.job_id, backend.name, exc)
                 if exc.kind is ErrorKind.RETRYABLE:
                     self.ctx.breakers.failure(backend)
-                if chunks and chunks.published:
-                    # A client may already have shown these tokens: retrying would
-                    # append a second answer to the first, so the job fails instead.
-                    return self.fail(failed, f"the stream broke after output: {exc}", exc.kind)
-                if exc.kind is ErrorKind.FATAL:
-                    return self.fail(failed, str(exc), exc.kind, exc.param)
-                if exc.kind is ErrorKind.CONTEXT_LENGTH:
-                    return self.move_for_context(failed, request, str(exc))
-                healthy = self.ctx.breakers.available(self.backends)
-                if failures >= self.retry.max_attempts_per_lane or not healthy:
-                    return self.fall_back(failed, str(exc))
-                delay = backoff(self.retry, failures, exc.retry_after)
-                if (
-                    time.time() + delay >= self.deadline
-                    or time.monotonic() + delay >= self.delivery_ends
-                ):
-                    return self.fall_back(failed, str(exc))
-                if token.cancelled.wait(delay):
+                healthy = (
+                    self.ctx.breakers.available(self.backends)
+                    if exc.kind is ErrorKind.RETRYABLE
+                    else []
+                )
+                outcome = Outcome(
+                    OutcomeKind(exc.kind.value),
+                    str(exc),
+                    param=exc.param,
+                    retry_after=exc.retry_after,
+                    healthy_left=bool(healthy),
+                    context_needed=context_needed(request),
+                )
+                decision = decide(
+                    outcome,
+                    self.delivery(failures, bool(chunks and chunks.published)),
+                    self.ctx.policies,
+                )
+                if not isinstance(decision, Retry):
+                    return self.carry_out(decision, failed)
+                if token.cancelled.wait(decision.delay):
                     return "cancelled"
                 # another backend of the lane, the same one again only if it is the last
                 untried = [b for b in healthy if b.name not in tried]
-                pool = candidates(untried or healthy, self.prefer_model)
-                self.slot = self.ctx.slots.take(pool, self.job_id, give_back=self.slot)
+                plan = self.plan(untried or healthy)
+                self.slot = self.ctx.slots.take(plan, self.job_id, give_back=self.slot)
                 if self.slot is None:
-                    return self.wait_for_slot(failed)
+                    return self.on(Outcome(OutcomeKind.LANE_FULL), failed)
                 backend, attempt = self.slot.backend, open_attempt(self.slot.backend, self.lane)
                 failpoint("lane.retry")
                 recorded = self.rt.store.record_attempt(self.job_id, failed, attempt, self.owner)
@@ -284,7 +382,7 @@ class JobRunner:
             },
             closed(attempt, "succeeded", latency_ms=latency),
             guard=FinishGuard(self.owner),
-            alongside=self.slot_release(),
+            alongside=self.slot_release(self.selection.observe(backend, reply.latency_ms)),
         )
         if recorded == "superseded":
             log.warning(
@@ -294,10 +392,21 @@ class JobRunner:
             )
         return recorded
 
-    def slot_release(self) -> Callable[[redis.client.Pipeline], object] | None:
-        """Giving back the held call slot, sent along with the job's final write."""
+    def slot_release(
+        self, observed: Observation | None = None
+    ) -> Callable[[redis.client.Pipeline], object] | None:
+        """Giving back the held call slot (and what the strategy learnt from the call),
+        sent along with the job's final write."""
         slot, self.slot = self.slot, None
-        return self.ctx.slots.release_with(slot) if slot else None
+        release = self.ctx.slots.release_with(slot) if slot else None
+        if release is None or observed is None:
+            return release or observed
+
+        def both(pipe: redis.client.Pipeline) -> object:
+            observed(pipe)
+            return release(pipe)
+
+        return both
 
     def fail(
         self,
@@ -333,13 +442,6 @@ class JobRunner:
             return "dead-lettered"
         return f"stopped: job is {reply}"
 
-    def deadline_exceeded(self, attempt: dict[str, Any] | None) -> str:
-        late = time.time() - self.deadline
-        error = f"the job's deadline passed {late:.1f}s ago before a backend answered"
-        if attempt is not None:
-            attempt = closed(attempt, "error", error=error, error_type=DEADLINE_EXCEEDED)
-        return self.dead(attempt, error, DEADLINE_EXCEEDED)
-
     def fail_internal(self, exc: Exception) -> str:
         """An unexpected exception: the job fails visibly (``internal_error``), once.
 
@@ -371,23 +473,6 @@ class JobRunner:
         log.info("job %s → %s: %s", self.job_id, lane, reason)
         return f"handed on to {lane}"
 
-    def fall_back(self, attempt: dict[str, Any] | None, error: str) -> str:
-        if time.time() >= self.deadline:
-            return self.deadline_exceeded(attempt)
-        visited = [*self.visited, self.lane]
-        target = fallback_lane(self.settings, self.lane, visited)
-        if target is not None:
-            return self.hand_on(target, attempt, f"fallback from {self.lane}: {error}")
-        return self.dead(attempt, f"no lane could answer (tried {', '.join(visited)}): {error}")
-
-    def move_for_context(self, attempt: dict[str, Any], request: dict[str, Any], error: str) -> str:
-        target = larger_context_lane(
-            self.settings, self.lane, context_needed(request), self.visited
-        )
-        if target is None:
-            return self.fail(attempt, error, ErrorKind.CONTEXT_LENGTH)
-        return self.hand_on(target, attempt, f"context too long for {self.lane}: {error}")
-
     def await_slot(self, healthy: list[BackendConfig]) -> Slot | None:
         """Every backend is at its ``max_concurrency`` fleet-wide: wait for a slot in this
         thread, holding the message. With prefetch 1 a waiting thread takes no other
@@ -403,31 +488,7 @@ class JobRunner:
         )
         while time.monotonic() < give_up and time.time() < self.deadline:
             time.sleep(SLOT_POLL_SECONDS * (0.5 + random.random()))
-            slot = self.ctx.slots.take(candidates(healthy, self.prefer_model), self.job_id)
+            slot = self.ctx.slots.take(self.plan(healthy), self.job_id)
             if slot is not None:
                 return slot
         return None
-
-    def wait_for_slot(self, attempt: dict[str, Any] | None) -> str:
-        """Every backend that may take the call is at its ``max_concurrency`` fleet-wide:
-        the job goes back to its lane's queue for a moment (not a failed attempt, and
-        the message is a fresh one, so no delivery counts against it as poison)."""
-        wait = SLOT_WAIT_SECONDS * (1 + random.random())
-        if time.time() + wait >= self.deadline:
-            return self.deadline_exceeded(attempt)
-        reason = f"waiting {wait:.1f}s: every backend of {self.lane} is at its max_concurrency"
-        return self.hand_on(self.lane, attempt, reason, countdown=wait)
-
-    def no_backend_available(self) -> str:
-        if not self.backends:
-            return self.fall_back(None, f"lane {self.lane} has no backends")
-        visited = [*self.visited, self.lane]
-        target = fallback_lane(self.settings, self.lane, visited)
-        if target is not None and self.ctx.breakers.available(self.settings.lanes[target].backends):
-            return self.hand_on(target, None, f"every backend of {self.lane} is cooling down")
-        wait = max(0.5, self.ctx.breakers.seconds_until_retry(self.backends))
-        wait = min(wait, self.retry.max_defer_seconds)
-        if time.time() + wait >= self.deadline:
-            return self.dead(None, "every backend that could serve the job stayed down")
-        reason = f"waiting {wait:.1f}s: every backend of {self.lane} is cooling down"
-        return self.hand_on(self.lane, None, reason, countdown=wait)

@@ -24,6 +24,7 @@ from workers.breaker import Breakers
 from workers.cancel import CancelRegistry, CancelWatcher
 from workers.prober import HealthProber
 from workers.runner import JobRunner, LaneWorkerContext, fail_delivery
+from workers.selection import selection_for
 from workers.watchdog import Watchdog
 
 _ctx_lock = threading.Lock()
@@ -59,6 +60,9 @@ def _context(rt: Runtime, app: Celery) -> LaneWorkerContext:
                     cancels=cancels,
                     breakers=breakers,
                     owner=_owner(app),
+                    selections={
+                        lane: selection_for(lane, config) for lane, config in settings.lanes.items()
+                    },
                 )
                 _ctx_pid = os.getpid()
     return _ctx

@@ -1,29 +1,13 @@
-"""Retry timing and where a job goes when its lane cannot answer."""
+"""A prompt too long for the lane's backends moves to a lane with a larger context
+window, or fails when none has one."""
 
 from __future__ import annotations
 
-import random
 from collections.abc import Sequence
 
 from laneway.lanes import LANES, Lane
-from laneway.settings import RetryConfig, Settings
-
-
-def backoff(config: RetryConfig, failures: int, retry_after: float | None) -> float:
-    """Exponential backoff with full jitter; a backend's Retry-After is a floor."""
-    ceiling = min(
-        config.backoff_max_seconds, config.backoff_base_seconds * 2 ** max(0, failures - 1)
-    )
-    delay = random.uniform(ceiling / 2, ceiling)
-    return max(delay, retry_after or 0.0)
-
-
-def fallback_lane(settings: Settings, lane: Lane, visited: Sequence[str]) -> Lane | None:
-    """The first lane of ``lane``'s fallback chain not tried yet that has backends."""
-    for candidate in settings.lanes[lane].fallback_chain:
-        if candidate not in visited and candidate != lane and settings.lanes[candidate].backends:
-            return candidate
-    return None
+from laneway.settings import Settings
+from workers.policies.decisions import Decision, Delivery, Fail, Move, Outcome, OutcomeKind
 
 
 def larger_context_lane(
@@ -47,3 +31,15 @@ def larger_context_lane(
             return candidate
     others = [(fits(c), c) for c in LANES if c != lane and c not in visited and fits(c)]
     return min(others)[1] if others else None
+
+
+class ContextPolicy:
+    def decide(self, outcome: Outcome, delivery: Delivery) -> Decision | None:
+        if outcome.kind is not OutcomeKind.CONTEXT_LENGTH:
+            return None
+        target = larger_context_lane(
+            delivery.settings, delivery.lane, outcome.context_needed, delivery.visited
+        )
+        if target is None:
+            return Fail(outcome.error, outcome.kind.value)
+        return Move(target, f"context too long for {delivery.lane}: {outcome.error}")
