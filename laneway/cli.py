@@ -28,6 +28,7 @@ from laneway.lanes import LANES
 from laneway.net import is_loopback
 from laneway.settings import ConfigError, Settings, load_settings
 from laneway.sim.cli import sim_backend
+from laneway.usage_cli import usage_command
 
 app = typer.Typer(
     add_completion=False,
@@ -41,6 +42,7 @@ app.add_typer(dead_app, name="dead")
 app.command("sim-backend")(sim_backend)
 app.add_typer(keys_app, name="keys")
 app.add_typer(batch_app, name="batch")
+app.command("usage")(usage_command)
 
 console = Console()
 err = Console(stderr=True)

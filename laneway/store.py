@@ -22,6 +22,7 @@ import redis.asyncio as aioredis
 from redis.commands.core import Script
 
 from laneway import keys
+from laneway.histograms import lua_preamble
 from laneway.jobs import Job, JobStatus
 from laneway.lanes import QUEUE_PREFIX
 from laneway.wire import QueuedMessage
@@ -32,7 +33,7 @@ def script_source(name: str, *includes: str) -> str:
     """A script with common.lua and the ``includes`` (their helpers) before it."""
     folder = resources.files("laneway") / "lua"
     parts = ["common", *includes, name]
-    return "\n".join((folder / f"{part}.lua").read_text() for part in parts)
+    return lua_preamble() + "\n".join((folder / f"{part}.lua").read_text() for part in parts)
 
 
 def dumps(value: Any) -> str:

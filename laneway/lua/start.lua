@@ -69,7 +69,12 @@ if #ARGV > 6 then
   redis.call('HSET', KEYS[1], unpack(ARGV, 7))
 end
 if not redis.call('HGET', KEYS[1], 'started_at') then
-  redis.call('HSET', KEYS[1], 'started_at', ARGV[1])
+  -- the first time a lane worker takes the job: its queue wait
+  local first = redis.call('HMGET', KEYS[1], 'created_at', 'lane')
+  local wait = tonumber(ARGV[1]) - (tonumber(first[1] or '') or tonumber(ARGV[1]))
+  redis.call('HSET', KEYS[1], 'started_at', ARGV[1], 'queue_wait_ms',
+    math.floor(math.max(wait, 0) * 100000 + 0.5) / 100)
+  observe('queue_wait_seconds', first[2] or '', wait)
 end
 if status ~= 'running' then
   emit(KEYS[2], 'status', ARGV[3])
