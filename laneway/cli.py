@@ -13,7 +13,7 @@ import signal
 import sys
 import time
 from pathlib import Path
-from typing import Annotated, Any, NoReturn
+from typing import Annotated, Any, Literal, NoReturn
 
 import httpx
 import typer
@@ -48,6 +48,10 @@ ConfigOption = Annotated[
     typer.Option(
         "--config", "-c", help="YAML config file [default: $LANEWAY_CONFIG or ./laneway.yaml]"
     ),
+]
+LogFormatOption = Annotated[
+    Literal["text", "json"] | None,
+    typer.Option(help="log lines as text or one JSON object each [default: config log_format]"),
 ]
 ApiOption = Annotated[
     str | None,
@@ -261,6 +265,7 @@ def worker(
         str | None,
         typer.Option(help="Celery pool: threads (lanes), solo (rules classifier) or prefork"),
     ] = None,
+    log_format: LogFormatOption = None,
     config: ConfigOption = None,
 ) -> None:
     """Run a Celery worker for the classifier or for one lane."""
@@ -270,7 +275,7 @@ def worker(
         raise typer.BadParameter(
             f"expected one of classify, {', '.join(LANES)}", param_hint="--lane"
         )
-    run_worker(_settings(config), lane, concurrency, loglevel, pool)
+    run_worker(_settings(config), lane, concurrency, loglevel, pool, log_format)
 
 
 @app.command()
@@ -284,12 +289,18 @@ def api(
     fd: Annotated[
         int | None, typer.Option(help="serve on this inherited listening socket instead")
     ] = None,
+    log_format: LogFormatOption = None,
     config: ConfigOption = None,
 ) -> None:
     """Run the HTTP API (jobs, OpenAPI docs at /docs)."""
     import uvicorn
+    from uvicorn.config import LOGGING_CONFIG
+
+    from laneway import logs
 
     settings = _load(config)
+    json_logs = (log_format or settings.log_format) == "json"
+    log_config = logs.uvicorn_log_config("json", "warning", logs.secrets_of(settings))
     host = host or settings.api.host
     _refuse_open_bind(host, settings, insecure)
     if config is not None:
@@ -305,6 +316,7 @@ def api(
         http="httptools",
         access_log=False,
         log_level="warning",
+        log_config=log_config if json_logs else LOGGING_CONFIG,
     )
 
 

@@ -74,6 +74,7 @@ class Started:
     """Tokens of this job already went out to clients (from an earlier delivery)."""
     expired: bool = False
     """The job's deadline has passed: no attempt was opened."""
+    tenant: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -351,7 +352,7 @@ class JobStore:
         )
         if reply[0] != "ok":
             return Started(outcome=str(reply[0]))
-        request, kind, deliveries, deadline_at, streamed, expired = reply[1:7]
+        request, kind, deliveries, deadline_at, streamed, expired, tenant = reply[1:8]
         return Started(
             "ok",
             json.loads(request),
@@ -360,6 +361,7 @@ class JobStore:
             float(deadline_at),
             streamed=str(streamed) not in ("", "0"),
             expired=bool(int(expired)),
+            tenant=str(tenant),
         )
 
     def reroute(

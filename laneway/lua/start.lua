@@ -7,10 +7,10 @@
 --       which a worker counts as dead, field, value, ... (recorded as given)
 -- Returns {status} when the job must not run ('running' while a live worker
 -- holds it: a duplicate delivery), else
--- {'ok', request, kind, deliveries, deadline_at, streamed, expired}; past its
+-- {'ok', request, kind, deliveries, deadline_at, streamed, expired, tenant}; past its
 -- deadline ('expired' = 1) no attempt is opened.
 local fields = redis.call('HMGET', KEYS[1], 'status', 'request', 'kind', 'attempt_open',
-  'deadline_at', 'streamed', 'worker', 'id')
+  'deadline_at', 'streamed', 'worker', 'id', 'tenant')
 local status = fields[1]
 if not status then
   return {'missing'}
@@ -55,4 +55,4 @@ if status ~= 'running' then
   emit(KEYS[2], 'status', ARGV[3])
 end
 return {'ok', fields[2], fields[3], deliveries, fields[5] or '0', fields[6] or '0',
-  expired and 1 or 0}
+  expired and 1 or 0, fields[9] or ''}
