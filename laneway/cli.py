@@ -266,6 +266,18 @@ def worker(
         typer.Option(help="Celery pool: threads (lanes), solo (rules classifier) or prefork"),
     ] = None,
     log_format: LogFormatOption = None,
+    autoscale: Annotated[
+        str | None,
+        typer.Option(
+            metavar="MAX,MIN",
+            help="run MIN to MAX worker processes of the lane, as many as its queue needs "
+            "(one per --concurrency waiting jobs)",
+        ),
+    ] = None,
+    scale_down_after: Annotated[
+        float,
+        typer.Option(help="with --autoscale: seconds fewer workers must suffice before one stops"),
+    ] = 30.0,
     config: ConfigOption = None,
 ) -> None:
     """Run a Celery worker for the classifier or for one lane."""
@@ -275,7 +287,27 @@ def worker(
         raise typer.BadParameter(
             f"expected one of classify, {', '.join(LANES)}", param_hint="--lane"
         )
-    run_worker(_settings(config), lane, concurrency, loglevel, pool, log_format)
+    settings = _settings(config)
+    if autoscale is None:
+        run_worker(settings, lane, concurrency, loglevel, pool, log_format)
+        return
+    from laneway.autoscale import ScalePolicy, parse_autoscale, run_autoscaled
+
+    if lane == CLASSIFY_ROLE:
+        raise typer.BadParameter("autoscaling is for lanes", param_hint="--autoscale")
+    try:
+        low, high = parse_autoscale(autoscale)
+        per_worker = concurrency or settings.lanes[lane].worker_concurrency  # type: ignore[index]
+        policy = ScalePolicy(low, high, per_worker, scale_down_after)
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc), param_hint="--autoscale") from None
+    args = ["--concurrency", str(per_worker), "--loglevel", loglevel]
+    args += [
+        *(["--pool", pool] if pool else []),
+        *(["--log-format", log_format] if log_format else []),
+    ]
+    args += ["--config", str(config)] if config else []
+    run_autoscaled(settings, lane, policy, args)  # type: ignore[arg-type]
 
 
 @app.command()
