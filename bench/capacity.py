@@ -17,8 +17,11 @@ On one laneway system over zero-delay sims (bench/overhead.py's set-up):
 from __future__ import annotations
 
 import asyncio
+import os
+import re
 import statistics
 import sys
+import threading
 import time
 from collections import Counter
 from pathlib import Path
@@ -72,6 +75,46 @@ def per_job(
     return spent, ids
 
 
+def round_trips(client: redis.Redis, api: httpx.Client, jobs: int) -> tuple[float, float]:
+    """(client commands, commands run inside Lua scripts) per job, from MONITOR: a
+    client command is one round trip (or one entry of a pipeline)."""
+    seen: Counter[str] = Counter()
+    marker = f"capacity-bench-{time.time()}"
+
+    def watch() -> None:
+        with client.monitor() as monitor:
+            ready.set()
+            for command in monitor.listen():
+                if marker in command["command"]:
+                    return
+                seen["lua" if command["client_type"] == "lua" else "client"] += 1
+
+    ready = threading.Event()
+    watcher = threading.Thread(target=watch, daemon=True)
+    watcher.start()
+    ready.wait(5)
+    time.sleep(0.2)
+    for i in range(jobs):
+        one_job(api, i)
+    client.echo(marker)
+    watcher.join(30)
+    return seen["client"] / jobs, seen["lua"] / jobs
+
+
+def process_cpu(system: BenchSystem) -> dict[str, float]:
+    """CPU seconds (user + system) each live child has used, by role."""
+    tick = os.sysconf("SC_CLK_TCK")
+    used: dict[str, float] = {}
+    for child in system.supervisor.children:
+        if child.process.poll() is not None:
+            continue
+        fields = Path(f"/proc/{child.process.pid}/stat").read_text().rsplit(")", 1)[1].split()
+        seconds = (int(fields[11]) + int(fields[12])) / tick
+        role = re.sub(r"-\d+$", "", child.name)
+        used[role] = used.get(role, 0.0) + seconds
+    return used
+
+
 def job_bytes(client: redis.Redis, job_ids: list[str]) -> dict[str, float]:
     sizes: dict[str, list[int]] = {}
     for job_id in job_ids:
@@ -83,28 +126,40 @@ def job_bytes(client: redis.Redis, job_ids: list[str]) -> dict[str, float]:
 
 def events_series(
     system: BenchSystem, client: redis.Redis, rounds: int, block: int = 25
-) -> dict[bool, tuple[list[float], float]]:
-    """The (c) series in alternating blocks with task events off and on."""
+) -> dict[bool, tuple[list[float], Counter[str], float]]:
+    """The (c) series in alternating blocks with task events off and on; per mode the
+    latencies, the Redis commands per job and CPU seconds per job of laneway's processes
+    (API, workers, sims; Redis not included)."""
     app = create_app(load_settings(system.config_path))
     api = httpx.Client(base_url=system.api_url, timeout=30)
     times: dict[bool, list[float]] = {False: [], True: []}
-    commands: dict[bool, list[int]] = {False: [], True: []}
+    commands: dict[bool, Counter[str]] = {False: Counter(), True: Counter()}
+    cpu: dict[bool, float] = {False: 0.0, True: 0.0}
     counter = 0
     for n in range(rounds // block):
         events = n % 2 == 1
         (app.control.enable_events if events else app.control.disable_events)()
         time.sleep(0.5)  # the broadcast reaches every worker
         one_job(api, counter)
-        before = sum(commandstats(client).values())
+        before, cpu_before = commandstats(client), process_cpu(system)
         for _ in range(block):
             counter += 1
             started = time.perf_counter()
             one_job(api, counter)
             times[events].append((time.perf_counter() - started) * 1000)
-        commands[events].append(sum(commandstats(client).values()) - before)
+        commands[events].update(commandstats(client) - before)
+        cpu_after = process_cpu(system)
+        cpu[events] += sum(cpu_after[r] - cpu_before.get(r, 0.0) for r in cpu_after)
     app.control.disable_events()
     api.close()
-    return {k: (times[k], sum(commands[k]) / max(1, len(times[k]))) for k in (False, True)}
+    per_job = {
+        k: Counter({name: calls / len(times[k]) for name, calls in commands[k].items()})
+        for k in (False, True)
+    }
+    return {
+        k: (times[k], per_job[k], cpu[k] / len(times[k]))  # type: ignore[misc]
+        for k in (False, True)
+    }
 
 
 def main(
@@ -122,7 +177,8 @@ def main(
         idle = idle_rate(client, 10)
         spent, ids = per_job(client, api, jobs, idle)
         sizes = job_bytes(client, ids[-200:])
-        cpu_before = cpu_seconds(client)
+        trips, in_scripts = round_trips(client, api, 100)
+        cpu_before, roles_before = cpu_seconds(client), process_cpu(system)
         rate, failures = asyncio.run(
             run_load(
                 system.api_url,
@@ -133,6 +189,8 @@ def main(
             )
         )
         cpu = (cpu_seconds(client) - cpu_before) / load_jobs
+        roles_after = process_cpu(system)
+        role_cpu = {r: (roles_after[r] - roles_before.get(r, 0)) / load_jobs for r in roles_after}
         events = events_series(system, client, rounds)
         api.close()
 
@@ -141,6 +199,10 @@ def main(
     print(f"idle system: {sum(idle.values()):.1f} Redis commands/s (heartbeats, probes, watchdogs)")
     print(f"Redis commands per job (OpenAI endpoint, idle rate removed): {total:.1f}")
     print(f"  of which Lua script calls (EVALSHA): {scripts:.1f}")
+    print(
+        f"  MONITOR, 100 jobs: {trips:.1f} client commands (round trips or pipeline entries) "
+        f"+ {in_scripts:.1f} run inside scripts, per job"
+    )
     for name, calls in spent.most_common(12):
         print(f"  {name:<22} {calls:6.2f}")
     print("bytes per finished job (MEMORY USAGE, mean of 200):")
@@ -152,11 +214,23 @@ def main(
         f"({failures} failed); Redis CPU {cpu * 1000:.3f} ms/job "
         f"→ {1 / cpu:,.0f} jobs/s per Redis core at most"
     )
-    (off, off_cmds), (on, on_cmds) = events[False], events[True]
-    print(f"task events off: {summary(off)}; {off_cmds:.1f} Redis commands/job")
-    print(f"task events on:  {summary(on)}; {on_cmds:.1f} Redis commands/job")
+    print("CPU per job during the load run, by process (ms):")
+    for role, seconds in sorted(role_cpu.items(), key=lambda item: -item[1]):
+        if seconds > 0.00001:
+            print(f"  {role:<22} {seconds * 1000:7.3f}")
+    print(f"  {'redis-server':<22} {cpu * 1000:7.3f}")
+    (off, off_cmds, off_cpu), (on, on_cmds, on_cpu) = events[False], events[True]
+    print(f"task events off: {summary(off)}; {sum(off_cmds.values()):.1f} Redis commands/job")
+    print(f"task events on:  {summary(on)}; {sum(on_cmds.values()):.1f} Redis commands/job")
     diff = statistics.median(on) - statistics.median(off)
-    print(f"task events cost: {diff:+.2f} ms p50 per job, {on_cmds - off_cmds:+.1f} commands/job")
+    added = {k: on_cmds[k] - off_cmds[k] for k in on_cmds.keys() | off_cmds.keys()}
+    largest = sorted(added.items(), key=lambda item: -abs(item[1]))[:3]
+    shown = ", ".join(f"{name} {calls:+.1f}" for name, calls in largest)
+    print(
+        f"task events cost: {diff:+.2f} ms p50 per job, "
+        f"{sum(added.values()):+.1f} Redis commands/job ({shown}), CPU of laneway's "
+        f"processes {off_cpu * 1000:.2f} → {on_cpu * 1000:.2f} ms/job"
+    )
 
 
 if __name__ == "__main__":
