@@ -101,7 +101,7 @@ def test_a_burst_scales_a_lane_up_and_the_drain_back_down(
             with httpx.Client(base_url=api, timeout=30) as client:
                 ids = [
                     client.post("/v1/jobs", json=chat(f"burst {i}", route="general")).json()["id"]
-                    for i in range(40)
+                    for i in range(48)
                 ]
                 wait_until(lambda: live_workers(side, "general") == 3, "three workers")
                 for job_id in ids:
