@@ -109,6 +109,9 @@ def test_a_job_logged_in_json_carries_its_fields_and_never_its_prompt_or_keys(
                     assert {"time", "level", "name", "message"} <= record.keys(), record
                     if job_id in json.dumps(record):
                         about_job.append((role, record))
+            api_log = (logs / "jsonlogs-api.log").read_text()
+            assert prompt not in api_log and API_KEY not in api_log
+            parsed_lines(logs / "jsonlogs-api.log")  # whatever the API wrote is JSON too
             by_role = {role for role, _ in about_job}
             assert {"general", "high-compute"} <= by_role, about_job
             for role, record in about_job:
