@@ -13,7 +13,7 @@ import signal
 import sys
 import time
 from pathlib import Path
-from typing import Annotated, Any, NoReturn
+from typing import Annotated, Any, Literal, NoReturn
 
 import httpx
 import typer
@@ -52,6 +52,10 @@ ConfigOption = Annotated[
     typer.Option(
         "--config", "-c", help="YAML config file [default: $LANEWAY_CONFIG or ./laneway.yaml]"
     ),
+]
+LogFormatOption = Annotated[
+    Literal["text", "json"] | None,
+    typer.Option(help="log lines as text or one JSON object each [default: config log_format]"),
 ]
 ApiOption = Annotated[
     str | None,
@@ -263,6 +267,19 @@ def worker(
         str | None,
         typer.Option(help="Celery pool: threads (lanes), solo (rules classifier) or prefork"),
     ] = None,
+    log_format: LogFormatOption = None,
+    autoscale: Annotated[
+        str | None,
+        typer.Option(
+            metavar="MAX,MIN",
+            help="run MIN to MAX worker processes of the lane, as many as its queue needs "
+            "(one per --concurrency waiting jobs)",
+        ),
+    ] = None,
+    scale_down_after: Annotated[
+        float,
+        typer.Option(help="with --autoscale: seconds fewer workers must suffice before one stops"),
+    ] = 30.0,
     config: ConfigOption = None,
 ) -> None:
     """Run a Celery worker for the classifier or for one lane."""
@@ -272,7 +289,27 @@ def worker(
         raise typer.BadParameter(
             f"expected one of classify, {', '.join(LANES)}", param_hint="--lane"
         )
-    run_worker(_settings(config), lane, concurrency, loglevel, pool)
+    settings = _settings(config)
+    if autoscale is None:
+        run_worker(settings, lane, concurrency, loglevel, pool, log_format)
+        return
+    from laneway.autoscale import ScalePolicy, parse_autoscale, run_autoscaled
+
+    if lane == CLASSIFY_ROLE:
+        raise typer.BadParameter("autoscaling is for lanes", param_hint="--autoscale")
+    try:
+        low, high = parse_autoscale(autoscale)
+        per_worker = concurrency or settings.lanes[lane].worker_concurrency  # type: ignore[index]
+        policy = ScalePolicy(low, high, per_worker, scale_down_after)
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc), param_hint="--autoscale") from None
+    args = ["--concurrency", str(per_worker), "--loglevel", loglevel]
+    args += [
+        *(["--pool", pool] if pool else []),
+        *(["--log-format", log_format] if log_format else []),
+    ]
+    args += ["--config", str(config)] if config else []
+    run_autoscaled(settings, lane, policy, args)  # type: ignore[arg-type]
 
 
 @app.command()
@@ -286,12 +323,18 @@ def api(
     fd: Annotated[
         int | None, typer.Option(help="serve on this inherited listening socket instead")
     ] = None,
+    log_format: LogFormatOption = None,
     config: ConfigOption = None,
 ) -> None:
     """Run the HTTP API (jobs, OpenAPI docs at /docs)."""
     import uvicorn
+    from uvicorn.config import LOGGING_CONFIG
+
+    from laneway import logs
 
     settings = _load(config)
+    json_logs = (log_format or settings.log_format) == "json"
+    log_config = logs.uvicorn_log_config("json", "warning", logs.secrets_of(settings))
     host = host or settings.api.host
     _refuse_open_bind(host, settings, insecure)
     if config is not None:
@@ -307,6 +350,7 @@ def api(
         http="httptools",
         access_log=False,
         log_level="warning",
+        log_config=log_config if json_logs else LOGGING_CONFIG,
     )
 
 

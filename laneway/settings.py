@@ -344,6 +344,11 @@ class Settings(BaseSettings):
         "kept; 0 keeps none",
     )
     data_dir: Path = Path(".laneway")
+    log_format: Literal["text", "json"] = Field(
+        default="text",
+        description="json: one JSON object a line, with job_id, lane, backend and tenant on "
+        "every line about a job (workers and API; --log-format overrides)",
+    )
     lanes: dict[Lane, LaneConfig] = Field(default_factory=_default_lanes)
     classifier: ClassifierConfig = Field(default_factory=ClassifierConfig)
     api: ApiConfig = Field(default_factory=ApiConfig)

@@ -80,6 +80,7 @@ class Started:
     slot: int = 0
     """With a :class:`SlotTake`: the 1-based candidate whose slot was taken (its
     attempt opened); 0 for none."""
+    tenant: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -392,7 +393,7 @@ class JobStore:
         )
         if reply[0] != "ok":
             return Started(outcome=str(reply[0]))
-        request, kind, deliveries, deadline_at, streamed, expired, slot = reply[1:8]
+        request, kind, deliveries, deadline_at, streamed, expired, slot, tenant = reply[1:9]
         return Started(
             "ok",
             json.loads(request),
@@ -402,6 +403,7 @@ class JobStore:
             streamed=str(streamed) not in ("", "0"),
             expired=bool(int(expired)),
             slot=int(slot),
+            tenant=str(tenant),
         )
 
     def request_and_tenant(self, job_id: str) -> tuple[dict[str, Any], str]:
