@@ -102,8 +102,9 @@ local function count_recent(field)
   end
   local now = tonumber(redis.call('TIME')[1])
   local key = 'laneway:recent:' .. string.format('%d', now - now % RECENT_SLOT)
-  redis.call('HINCRBY', key, field, 1)
-  redis.call('EXPIRE', key, RECENT_TTL)
+  if redis.call('HINCRBY', key, field, 1) == 1 then
+    redis.call('EXPIRE', key, RECENT_TTL) -- a field's first count: few per slot
+  end
 end
 
 -- A closed attempt (JSON) that made a backend call: its duration into
