@@ -635,33 +635,44 @@ def _run_demo(api_url: str) -> int:
     return 1 if failures else 0
 
 
-def _status_tables(status: Any, rates: dict[str, float] | None) -> Any:
+def _seconds(value: float | None) -> str:
+    if value is None:
+        return "-"
+    return f"{value * 1000:.0f} ms" if value < 1 else f"{value:.1f} s"
+
+
+def _status_tables(status: Any) -> Any:
     from rich.console import Group
 
     from laneway.lanes import CLASSIFY_QUEUE, queue_for
 
     lanes = Table(title="lanes")
-    for column in ("lane", "queued", "workers", "finished", "finished/s"):
+    columns = ("lane", "queued", "oldest", "workers", "concurrency", "finished", "jobs/s (1 min)")
+    for column in columns:
         lanes.add_column(column, justify="left" if column == "lane" else "right")
     lanes.add_row(
         "(classifier)",
         str(status.depths.get(CLASSIFY_QUEUE, 0)),
+        _seconds(status.oldest.get(CLASSIFY_QUEUE)),
         str(status.workers.get("classify", 0)),
+        str(status.concurrency.get("classify", 0)),
         "-",
         "-",
     )
     for lane in LANES:
-        rate = f"{rates.get(lane, 0.0):.1f}" if rates is not None else "-"
+        queue = queue_for(lane)
         lanes.add_row(
             lane,
-            str(status.depths.get(queue_for(lane), 0)),
+            str(status.depths.get(queue, 0)),
+            _seconds(status.oldest.get(queue)),
             str(status.workers.get(lane, 0)),
+            str(status.concurrency.get(lane, 0)),
             str(status.finished.get(lane, 0)),
-            rate,
+            f"{status.throughput(lane):.2f}",
         )
     backends = Table(title="backends")
-    for column in ("lane", "backend", "in flight / limit", "breaker"):
-        backends.add_column(column)
+    for title in ("lane", "backend", "in flight / limit", "breaker", "p50 (1 min)", "p50 (all)"):
+        backends.add_column(title)
     for backend in status.backends:
         colour = "red" if backend.breaker == "open" else "green"
         backends.add_row(
@@ -669,43 +680,48 @@ def _status_tables(status: Any, rates: dict[str, float] | None) -> Any:
             backend.name,
             f"{backend.in_flight} / {backend.limit}",
             f"[{colour}]{backend.breaker}[/{colour}]",
+            _seconds(backend.p50_last_minute),
+            _seconds(backend.p50_since_start),
         )
-    return Group(lanes, backends, f"dead letters: {status.dead_letters}")
+    footer = [f"dead letters: {status.dead_letters}"]
+    if status.spillovers:
+        moved = ", ".join(f"{route}: {n}" for route, n in sorted(status.spillovers.items()))
+        footer.append(f"spillovers: {moved}")
+    return Group(lanes, backends, *footer)
 
 
 @app.command()
 def status(
     watch: Annotated[bool, typer.Option(help="refresh in place until Ctrl-C")] = False,
     interval: Annotated[float, typer.Option(help="seconds between refreshes")] = 2.0,
+    as_json: Annotated[bool, typer.Option("--json", help="print one JSON object")] = False,
     config: ConfigOption = None,
 ) -> None:
-    """Lanes (queued jobs, live workers, finished jobs and their rate), backends (calls in
-    flight against max_concurrency, breaker state) and dead letters."""
+    """Lanes (queued jobs and the oldest one's wait, live workers and their concurrency,
+    finished jobs and the last minute's rate), backends (calls in flight against
+    max_concurrency, breaker state, median call latency over the last minute and since
+    the counters began), dead letters and spillovers."""
+    import dataclasses
+
     from rich.live import Live
 
     from laneway.status import read_status
 
     settings = _settings(config)
     client = _redis(settings)
-    console.print(f"[dim]{settings.redis_url}[/dim]", highlight=False)
     snapshot = read_status(client, settings)
-    if not watch:
-        console.print(_status_tables(snapshot, None))
+    if as_json:
+        print(json.dumps(dataclasses.asdict(snapshot), indent=2))
         return
-    previous, at = snapshot, time.monotonic()
-    with Live(_status_tables(snapshot, None), console=console, auto_refresh=False) as live:
+    console.print(f"[dim]{settings.redis_url}[/dim]", highlight=False)
+    if not watch:
+        console.print(_status_tables(snapshot))
+        return
+    with Live(_status_tables(snapshot), console=console, auto_refresh=False) as live:
         try:
             while True:
                 time.sleep(max(0.2, interval))
-                snapshot, now = read_status(client, settings), time.monotonic()
-                elapsed = max(1e-6, now - at)
-                rates: dict[str, float] = {
-                    lane: (snapshot.finished.get(lane, 0) - previous.finished.get(lane, 0))
-                    / elapsed
-                    for lane in LANES
-                }
-                live.update(_status_tables(snapshot, rates), refresh=True)
-                previous, at = snapshot, now
+                live.update(_status_tables(read_status(client, settings)), refresh=True)
         except KeyboardInterrupt:
             return
 

@@ -9,6 +9,11 @@ them as a generated Lua table (:func:`lua_preamble`).
 
 Field names: ``<metric>|<label values...>|<le>`` for a bucket (``le`` the bound as
 ``%g`` writes it, or ``+Inf``) and ``<metric>|<label values...>|sum`` (microseconds).
+
+The histograms count since the hash began. For "the last minute" (``laneway
+status``) the scripts also count backend-call buckets and finished jobs per lane
+(``finished|<lane>``) in short-lived hashes, one per :data:`RECENT_SLOT_SECONDS` of
+Redis's clock (:func:`recent_key`), each gone :data:`RECENT_TTL_SECONDS` later.
 """
 
 from __future__ import annotations
@@ -82,7 +87,29 @@ def lua_preamble() -> str:
             layouts[spec.buckets] = name = f"BOUNDS_{len(layouts)}"
             lines.append(f"local {name} = {{{', '.join(repr(b) for b in spec.buckets)}}}")
     pairs = ", ".join(f"{spec.field} = {layouts[spec.buckets]}" for spec in HISTOGRAMS)
-    return "\n".join([*lines, f"local BUCKETS = {{{pairs}}}"]) + "\n"
+    lines.append(f"local BUCKETS = {{{pairs}}}")
+    lines.append(f"local RECENT_SLOT = {RECENT_SLOT_SECONDS}")
+    lines.append(f"local RECENT_TTL = {RECENT_TTL_SECONDS}")
+    return "\n".join(lines) + "\n"
+
+
+RECENT_SLOT_SECONDS = 10
+RECENT_SLOTS = 6
+"""Slots read for "the last minute": the current one and the five before it."""
+RECENT_TTL_SECONDS = RECENT_SLOT_SECONDS * (RECENT_SLOTS + 2)
+RECENT_PREFIX = "laneway:recent:"
+
+
+def recent_key(slot_start: int) -> str:
+    return f"{RECENT_PREFIX}{slot_start}"
+
+
+def recent_window(now: float) -> tuple[list[str], float]:
+    """The hashes covering the last minute at ``now`` (Redis's clock), and the seconds
+    they cover: from the start of the oldest slot to ``now``, 50 to 60."""
+    current = int(now) - int(now) % RECENT_SLOT_SECONDS
+    starts = [current - i * RECENT_SLOT_SECONDS for i in range(RECENT_SLOTS)]
+    return [recent_key(start) for start in starts], now - starts[-1]
 
 
 SUM_SCALE = 1_000_000
@@ -110,6 +137,28 @@ class Series:
     @property
     def count(self) -> int:
         return sum(self.counts.values())
+
+    def add(self, other: Series) -> None:
+        for bound, count in other.counts.items():
+            self.counts[bound] = self.counts.get(bound, 0) + count
+        self.total += other.total
+
+    def quantile(self, q: float, bounds: tuple[float, ...]) -> float | None:
+        """The ``q`` quantile as Prometheus's ``histogram_quantile`` estimates it:
+        linear within its bucket; the highest finite bound when it falls in ``+Inf``;
+        None without observations."""
+        cumulative = self.cumulative(bounds)
+        total = cumulative[-1][1]
+        if total == 0:
+            return None
+        rank = q * total
+        below, lower = 0.0, 0.0
+        for (_, running), bound in zip(cumulative, bounds, strict=False):
+            if running >= rank:
+                inside = running - below
+                return lower + (bound - lower) * ((rank - below) / inside if inside else 1.0)
+            below, lower = running, bound
+        return bounds[-1]
 
 
 def read(raw: Mapping[str, str]) -> dict[str, dict[tuple[str, ...], Series]]:

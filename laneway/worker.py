@@ -98,7 +98,11 @@ def run_worker(
         worker = settings.worker
         beat.append(
             ensure_heartbeat(
-                runtime_for(app).redis, role, worker.heartbeat_interval_seconds, announce=True
+                runtime_for(app).redis,
+                role,
+                worker.heartbeat_interval_seconds,
+                announce=True,
+                concurrency=concurrency,
             )
         )
 

@@ -10,7 +10,6 @@ statuses: all from the configuration or the code, never job ids or tenants.
 
 from __future__ import annotations
 
-import re
 import time
 from collections import Counter
 from collections.abc import Iterable, Iterator, Mapping, Sequence
@@ -34,6 +33,7 @@ from api.deps import StateDep
 from laneway import histograms, keys
 from laneway.heartbeat import live_roles
 from laneway.lanes import CLASSIFY_QUEUE, LANES, queue_for
+from laneway.queue_age import RECORD_FIELDS, oldest_ages, queued_jobs
 from laneway.settings import BackendConfig
 from laneway.wire import queue_keys
 
@@ -42,7 +42,6 @@ QUEUES = (CLASSIFY_QUEUE, *(queue_for(lane) for lane in LANES))
 PER_QUEUE = len(queue_keys(QUEUES[0]))
 CLASSIFIER_FORCED = "route"
 """The strategy recorded on a job whose lane the client forced: no classifier decision."""
-_JOB_ID = re.compile(r"job_[0-9a-f]{32}")
 
 
 @dataclass(frozen=True)
@@ -245,13 +244,6 @@ async def batch_collector(client: aioredis.Redis, stats: Mapping[str, str]) -> B
     return BatchSnapshot(statuses.values(), stats)
 
 
-def next_job_id(message: str | None) -> str | None:
-    """The job of a queued task message: the first job id in it (the body is base64,
-    so the first is the one in the headers' ``argsrepr``)."""
-    found = _JOB_ID.search(message) if message else None
-    return found.group(0) if found else None
-
-
 @router.get("/metrics", include_in_schema=False)
 async def metrics(state: StateDep) -> Response:
     backends = [b for lane in state.settings.lanes.values() for b in lane.backends]
@@ -314,21 +306,12 @@ async def metrics(state: StateDep) -> Response:
 
 
 async def _oldest_ages(state: StateDep, heads: Sequence[str | None]) -> dict[str, float]:
-    """Per queue, how long the job next in line in each of its lists has waited since it
-    was queued (its record's ``updated_at``: set when it was created, routed or sent on);
-    the oldest of them. One more round trip, only while some queue holds messages."""
-    wanted = [(QUEUES[i // PER_QUEUE], next_job_id(head)) for i, head in enumerate(heads)]
-    found = [(queue, job_id) for queue, job_id in wanted if job_id]
+    """Per queue, the age of its oldest next-in-line job (see laneway/queue_age.py)."""
+    found = queued_jobs(QUEUES, PER_QUEUE, heads)
     if not found:
         return {}
     async with state.redis.pipeline(transaction=False) as pipe:
         for _, job_id in found:
-            pipe.hmget(keys.job(job_id), "updated_at", "created_at")
-        queued_at = await pipe.execute()
-    now = time.time()
-    ages: dict[str, float] = {}
-    for (queue, _), (updated, created) in zip(found, queued_at, strict=True):
-        at = updated or created
-        if at is not None:
-            ages[queue] = max(ages.get(queue, 0.0), max(0.0, now - float(at)))
-    return ages
+            pipe.hmget(keys.job(job_id), *RECORD_FIELDS)
+        records = await pipe.execute()
+    return oldest_ages(found, records, time.time())

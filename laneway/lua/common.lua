@@ -91,6 +91,20 @@ local function observe(metric, labels, seconds)
   local prefix = metric .. '|' .. labels .. '|'
   redis.call('HINCRBY', HISTOGRAMS, prefix .. le, 1)
   redis.call('HINCRBY', HISTOGRAMS, prefix .. 'sum', whole(seconds * 1000000))
+  return prefix .. le
+end
+
+-- One more in this slot's short-lived hash, for "the last minute" (see
+-- laneway/histograms.py: RECENT_SLOT, RECENT_TTL are generated there).
+local function count_recent(field)
+  if not field then
+    return
+  end
+  local now = tonumber(redis.call('TIME')[1])
+  local key = 'laneway:recent:' .. string.format('%d', now - now % RECENT_SLOT)
+  if redis.call('HINCRBY', key, field, 1) == 1 then
+    redis.call('EXPIRE', key, RECENT_TTL) -- a field's first count: few per slot
+  end
 end
 
 -- A closed attempt (JSON) that made a backend call: its duration into
@@ -106,7 +120,8 @@ local function observe_attempt(job_key, attempt)
     if type(a.latency_ms) == 'number' then
       seconds = a.latency_ms / 1000
     end
-    observe('backend_call_seconds', tostring(a.lane) .. '|' .. tostring(a.backend), seconds)
+    count_recent(observe('backend_call_seconds', tostring(a.lane) .. '|' .. tostring(a.backend),
+      seconds))
     redis.call('HINCRBY', job_key, 'backend_us', whole(seconds * 1000000))
   end
   return a
@@ -166,6 +181,7 @@ local function count_finished(job_key, status)
     f.tenant or ''
   local lane, backend = f.lane, f.backend
   count('finished|' .. status .. '|' .. lane .. '|' .. backend)
+  count_recent('finished|' .. lane)
   local where = lane .. '|' .. backend .. '|' .. f.model
   if f.cost then
     redis.call('HINCRBYFLOAT', STATS, 'cost|' .. where, f.cost)
