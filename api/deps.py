@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Annotated
 
 import redis.asyncio as aioredis
@@ -10,6 +10,7 @@ from fastapi import Depends, Request
 
 from api.auth import Authenticator, Principal, presented_key
 from api.ratelimit import RateLimiter
+from api.request_counts import RequestCounts
 from laneway.filestore import FileStorage
 from laneway.net import is_loopback
 from laneway.settings import Settings
@@ -31,6 +32,7 @@ class ApiState:
     storage: FileStorage
     """Where the Files API keeps file contents (``batch.storage_url``)."""
     batch_driver: BatchDriver
+    request_counts: RequestCounts = field(default_factory=RequestCounts)
 
 
 async def get_state(request: Request) -> ApiState:

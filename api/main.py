@@ -16,7 +16,8 @@ from api.batch.driver import BatchDriver
 from api.deps import ApiState, metrics_guard
 from api.limits import BodyLimit
 from api.ratelimit import RateLimiter
-from api.routes import batches, docs, files, health, jobs, metrics, openai
+from api.request_counts import CountRequests, RequestCounts
+from api.routes import batches, docs, files, health, jobs, metrics, openai, usage
 from laneway.apikeys import AsyncKeyStore, KeyRing
 from laneway.celery_app import create_app as create_celery
 from laneway.filestore import FileStorage
@@ -31,6 +32,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or load_settings()
     # A malformed key list stops the API here, before it serves anything.
     keyring = KeyRing.from_env(settings.api.api_keys_env)
+    request_counts = RequestCounts()
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -53,13 +55,16 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             limiter=RateLimiter(client),
             storage=storage,
             batch_driver=driver,
+            request_counts=request_counts,
         )
         driving = asyncio.create_task(driver.run())
+        flusher = asyncio.create_task(request_counts.flush_forever(client))
         yield
         driving.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await driving
         await driver.close()
+        await request_counts.close(client, flusher)
         await client.aclose()
 
     app = FastAPI(
@@ -77,11 +82,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_middleware(
         BodyLimit, max_bytes=settings.api.max_body_bytes, per_path={"/v1/files": upload_bytes}
     )
-    app.add_middleware(errors.CatchAll)  # added last: the outermost
+    app.add_middleware(errors.CatchAll)
+    app.add_middleware(CountRequests, counts=request_counts)  # added last: the outermost
     app.include_router(jobs.router)
     app.include_router(openai.router)
     app.include_router(files.router)
     app.include_router(batches.router)
+    app.include_router(usage.router)
     app.include_router(health.router)
     app.include_router(metrics.router, dependencies=[Depends(metrics_guard)])
     app.include_router(docs.router)

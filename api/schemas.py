@@ -186,8 +186,18 @@ class JobView(BaseModel):
     model: str | None
     result: dict[str, Any] | None
     usage: Usage | None
-    latency_ms: float | None
+    latency_ms: float | None = Field(description="duration of the backend call that answered")
     ttft_ms: float | None
+    queue_wait_ms: float | None = Field(
+        default=None, description="submitted to first taken by a lane worker (classifying included)"
+    )
+    backend_ms: float | None = Field(
+        default=None, description="time in backend calls, failed attempts included"
+    )
+    usage_estimated: bool = Field(
+        default=False,
+        description="the backend sent no usage: laneway counted the tokens (~4 characters each)",
+    )
     cost: float | None = Field(
         description="usage × the backend's price_per_1k_input/output (null when unpriced)"
     )

@@ -1,6 +1,7 @@
 """Classifier benchmark: quality and speed of each strategy on a labelled JSONL file.
 
     python bench/classifier.py [--devset PATH] [--burst 500] [--threads 8] [--cold]
+    python bench/classifier.py --cold-start [--runs 3]
 
 Prints, per strategy: accuracy, macro-F1, worst source family, p50/p99 latency of one
 request (cache misses, one call each) and burst throughput through the micro-batcher
@@ -8,7 +9,15 @@ request (cache misses, one call each) and burst throughput through the micro-bat
 classifier worker with a threads pool sees a burst), and start-up cost: "ready s" is the
 time until the strategy answers, "full s" until its MiniLM head is built too (on a cold
 cache that happens in the background; the quality and speed columns wait for it).
-``--cold`` uses an empty temporary cache directory (a fresh machine).
+``--cold`` uses an empty temporary cache directory (a fresh machine). Then the default
+strategy per family is printed for every strategy with trained heads.
+
+``--cold-start`` measures instead what a classifier process started on a fresh machine
+sees, in new processes with an empty cache directory (``--runs`` times, median): the
+seconds from process start (imports included) to its first answer, and to its full
+(MiniLM) head, with the heads shipped in ``classifier/heads/`` and without them (the
+path a changed bank or a user examples file takes: train the quick head, then encode the
+bank in the background).
 """
 
 from __future__ import annotations
@@ -16,6 +25,8 @@ from __future__ import annotations
 import argparse
 import logging
 import os
+import statistics
+import subprocess
 import sys
 import tempfile
 import threading
@@ -35,7 +46,60 @@ from classifier.strategies import build_strategy, embeddings_available  # noqa: 
 from classifier.strategies.base import Strategy  # noqa: E402
 from laneway.settings import ClassifierConfig  # noqa: E402
 
-DEFAULT_DEVSET = ROOT.parent / "shared" / "classifier-devset.jsonl"
+DEFAULT_DEVSET = next(
+    (
+        p / "shared" / "classifier-devset.jsonl"
+        for p in (ROOT.parent, ROOT.parent.parent)  # a checkout, or a worktree in wt/
+        if (p / "shared" / "classifier-devset.jsonl").is_file()
+    ),
+    ROOT.parent / "shared" / "classifier-devset.jsonl",
+)
+
+COLD_START = """
+import time
+started = time.perf_counter()
+import sys
+from pathlib import Path
+import classifier.strategies.embedding as embedding
+if sys.argv[1] == "without":
+    embedding.PACKAGED_HEADS_DIR = Path(sys.argv[2]) / "no-packaged-heads"
+from classifier.strategies import build_strategy
+from laneway.settings import ClassifierConfig
+strategy = build_strategy(ClassifierConfig(), "auto")
+strategy.classify({"messages": [{"role": "user", "content": "Explain how tides work."}]})
+answered = time.perf_counter() - started
+strategy.model.wait_ready()
+print(answered, time.perf_counter() - started)
+"""
+
+
+def cold_start(runs: int) -> int:
+    """Seconds to the first answer and to the full head, of fresh processes on an empty
+    cache, with and without the shipped heads."""
+    console = Console()
+    table = Table(title=f"cold start: new process, empty cache (median of {runs})")
+    for column in ("heads", "first answer s", "full head s"):
+        table.add_column(column, justify="right")
+    for mode in ("with", "without"):
+        answers, fulls = [], []
+        for _ in range(runs):
+            with tempfile.TemporaryDirectory(prefix="laneway-cold-") as empty:
+                env = {**os.environ, "LANEWAY_CACHE_DIR": empty}
+                done = subprocess.run(
+                    [sys.executable, "-c", COLD_START, mode, empty],
+                    capture_output=True,
+                    text=True,
+                    env=env,
+                    cwd=ROOT,
+                    check=True,
+                )
+            answer, full = (float(x) for x in done.stdout.split()[-2:])
+            answers.append(answer)
+            fulls.append(full)
+        label = "shipped (classifier/heads/)" if mode == "with" else "trained at start"
+        table.add_row(label, f"{statistics.median(answers):.1f}", f"{statistics.median(fulls):.1f}")
+    console.print(table)
+    return 0
 
 
 def burst_throughput(strategy: Strategy, items: list[Item], total: int, threads: int) -> float:
@@ -68,7 +132,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--threads", type=int, default=8)
     parser.add_argument("--strategies", default="keyword,rules,embedding,cascade,auto")
     parser.add_argument("--cold", action="store_true", help="start from an empty cache dir")
+    parser.add_argument(
+        "--cold-start", action="store_true", help="time fresh processes on an empty cache"
+    )
+    parser.add_argument("--runs", type=int, default=3, help="--cold-start runs per mode")
     args = parser.parse_args(argv)
+    if args.cold_start:
+        return cold_start(args.runs)
     with tempfile.TemporaryDirectory(prefix="laneway-bench-cache-") as empty:
         if args.cold:
             os.environ["LANEWAY_CACHE_DIR"] = empty
@@ -123,12 +193,12 @@ def run(args: argparse.Namespace) -> int:
             f"{full:.1f}",
         )
     console.print(table)
-    default = reports.get("auto")
-    if default is not None:
-        console.print(
-            "default strategy per family: "
-            + ", ".join(f"{k} {a:.2f}" for k, (a, _) in default.per_family.items())
-        )
+    for name, report in reports.items():
+        if name in ("embedding", "cascade", "auto"):
+            console.print(
+                f"{name} per family: "
+                + ", ".join(f"{k} {a:.2f}" for k, (a, _) in report.per_family.items())
+            )
     return 0
 
 

@@ -234,13 +234,21 @@ FEATURE_NAMES: tuple[str, ...] = (
     "how_to",
     "write_short",
     "question_word",
+    "classify_task_tail",
+    "summarise_tail",
 )
+
+TAIL_CHARS = 250
+"""A pasted text usually comes first and the task last ("<review> Is this review
+positive?"): the task regexes also read this many characters at the end of a message too
+long for the head's 400."""
 
 
 def feature_vector(request: Request) -> list[float]:
     """Numeric features (order: FEATURE_NAMES), roughly unit-scaled for a linear head."""
     s = shape(request)
     head = s.last_user[:400]
+    tail = s.last_user[-TAIL_CHARS:] if len(s.last_user) > 400 else ""
     numbers = s.numbers + s.number_words
     return [
         math.log1p(s.words) / 4.0,
@@ -276,4 +284,6 @@ def feature_vector(request: Request) -> list[float]:
         float(bool(HOW_TO.search(head))),
         float(bool(WRITE_SHORT.search(head))),
         float(bool(QUESTION_WORD.search(head))),
+        float(bool(CLASSIFY_TASK.search(tail))),
+        float(bool(SUMMARISE.search(tail))),
     ]

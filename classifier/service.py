@@ -113,19 +113,22 @@ class Classifier:
     def classify(self, request: Request) -> Decision:
         """The decision for ``request``; raises :class:`ClassificationTimeout` (never
         cached) when it does not come within ``timeout_seconds``."""
+        return self.classify_cached(request)[0]
+
+    def classify_cached(self, request: Request) -> tuple[Decision, bool]:
+        """:meth:`classify`, and whether the decision came from the cache."""
         deadline = None if self.timeout is None else time.monotonic() + self.timeout
         try:
             if self.cache is None:
-                return self._compute(request, deadline)
-            decision, _ = self.cache.get_or_compute(
+                return self._compute(request, deadline), False
+            return self.cache.get_or_compute(
                 request, lambda r: self._compute(r, deadline), deadline
             )
-            return decision
         except ClassificationTimeout:
             raise  # the caller routes the job (and logs); nothing was cached
         except Exception as exc:
             log.warning("classifier failed: %s", exc)
-            return fallback(exc)
+            return fallback(exc), False
 
     def classify_batch(self, requests: Sequence[Request]) -> list[Decision]:
         results: list[Decision | None] = [None] * len(requests)

@@ -62,11 +62,16 @@ def _get_classifier(app: Celery) -> Classifier:
 
 def decide(classifier: Classifier, request: dict[str, Any]) -> Decision:
     """The classifier's decision, or ``general`` with the error as the reason."""
+    return decide_cached(classifier, request)[0]
+
+
+def decide_cached(classifier: Classifier, request: dict[str, Any]) -> tuple[Decision, bool]:
+    """:func:`decide`, and whether the decision came from the classifier's cache."""
     try:
-        return classifier.classify(request)
+        return classifier.classify_cached(request)
     except Exception as exc:  # any classifier failure must still route the job
         log.warning("classifier failed, routing to general: %r", exc)
-        return Decision(GENERAL, 0.0, f"classifier error: {exc!r}", "fallback")
+        return Decision(GENERAL, 0.0, f"classifier error: {exc!r}", "fallback"), False
 
 
 def within(decision: Decision, lanes: list[Lane] | None) -> tuple[Lane, str]:
@@ -81,14 +86,14 @@ def within(decision: Decision, lanes: list[Lane] | None) -> tuple[Lane, str]:
     )
 
 
-def decide_with(app: Celery, request: dict[str, Any]) -> Decision:
+def decide_with(app: Celery, request: dict[str, Any]) -> tuple[Decision, bool]:
     """:func:`decide` with this process's classifier; ``general`` if it cannot be built."""
     try:
         classifier = _get_classifier(app)
     except Exception as exc:  # a classifier that cannot load must still route the job
         log.warning("classifier unavailable, routing to general: %r", exc)
-        return Decision(GENERAL, 0.0, f"classifier unavailable: {exc!r}", "fallback")
-    return decide(classifier, request)
+        return Decision(GENERAL, 0.0, f"classifier unavailable: {exc!r}", "fallback"), False
+    return decide_cached(classifier, request)
 
 
 @shared_task(name=CLASSIFY_TASK, bind=True, ignore_result=True)  # type: ignore[untyped-decorator]
@@ -123,7 +128,9 @@ def route(
     # classifying costs one Redis call: route.lua checks the job is still queued.
     rt = runtime_for(app)
     failpoint("classify.start")
-    decision = decide_with(app, request)
+    began = time.perf_counter()
+    decision, cached = decide_with(app, request)
+    took_ms = (time.perf_counter() - began) * 1000
     failpoint("classify.decided")
     lane, reason = within(decision, lanes)
     queue = queue_for(lane)
@@ -164,6 +171,8 @@ def route(
             "confidence": round(decision.confidence, 4),
             "reason": reason,
             "strategy": decision.strategy,
+            "classify_ms": round(took_ms, 3),
+            "classifier_cache_hit": 1 if cached else None,
             "routed_at": now,
             "updated_at": now,
         },

@@ -13,7 +13,7 @@ import signal
 import sys
 import time
 from pathlib import Path
-from typing import Annotated, Any, NoReturn
+from typing import Annotated, Any, Literal, NoReturn
 
 import httpx
 import typer
@@ -28,6 +28,7 @@ from laneway.lanes import LANES
 from laneway.net import is_loopback
 from laneway.settings import ConfigError, Settings, load_settings
 from laneway.sim.cli import sim_backend
+from laneway.usage_cli import usage_command
 
 app = typer.Typer(
     add_completion=False,
@@ -41,6 +42,7 @@ app.add_typer(dead_app, name="dead")
 app.command("sim-backend")(sim_backend)
 app.add_typer(keys_app, name="keys")
 app.add_typer(batch_app, name="batch")
+app.command("usage")(usage_command)
 
 console = Console()
 err = Console(stderr=True)
@@ -50,6 +52,10 @@ ConfigOption = Annotated[
     typer.Option(
         "--config", "-c", help="YAML config file [default: $LANEWAY_CONFIG or ./laneway.yaml]"
     ),
+]
+LogFormatOption = Annotated[
+    Literal["text", "json"] | None,
+    typer.Option(help="log lines as text or one JSON object each [default: config log_format]"),
 ]
 ApiOption = Annotated[
     str | None,
@@ -261,6 +267,19 @@ def worker(
         str | None,
         typer.Option(help="Celery pool: threads (lanes), solo (rules classifier) or prefork"),
     ] = None,
+    log_format: LogFormatOption = None,
+    autoscale: Annotated[
+        str | None,
+        typer.Option(
+            metavar="MAX,MIN",
+            help="run MIN to MAX worker processes of the lane, as many as its queue needs "
+            "(one per --concurrency waiting jobs)",
+        ),
+    ] = None,
+    scale_down_after: Annotated[
+        float,
+        typer.Option(help="with --autoscale: seconds fewer workers must suffice before one stops"),
+    ] = 30.0,
     config: ConfigOption = None,
 ) -> None:
     """Run a Celery worker for the classifier or for one lane."""
@@ -270,7 +289,27 @@ def worker(
         raise typer.BadParameter(
             f"expected one of classify, {', '.join(LANES)}", param_hint="--lane"
         )
-    run_worker(_settings(config), lane, concurrency, loglevel, pool)
+    settings = _settings(config)
+    if autoscale is None:
+        run_worker(settings, lane, concurrency, loglevel, pool, log_format)
+        return
+    from laneway.autoscale import ScalePolicy, parse_autoscale, run_autoscaled
+
+    if lane == CLASSIFY_ROLE:
+        raise typer.BadParameter("autoscaling is for lanes", param_hint="--autoscale")
+    try:
+        low, high = parse_autoscale(autoscale)
+        per_worker = concurrency or settings.lanes[lane].worker_concurrency  # type: ignore[index]
+        policy = ScalePolicy(low, high, per_worker, scale_down_after)
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc), param_hint="--autoscale") from None
+    args = ["--concurrency", str(per_worker), "--loglevel", loglevel]
+    args += [
+        *(["--pool", pool] if pool else []),
+        *(["--log-format", log_format] if log_format else []),
+    ]
+    args += ["--config", str(config)] if config else []
+    run_autoscaled(settings, lane, policy, args)  # type: ignore[arg-type]
 
 
 @app.command()
@@ -284,12 +323,18 @@ def api(
     fd: Annotated[
         int | None, typer.Option(help="serve on this inherited listening socket instead")
     ] = None,
+    log_format: LogFormatOption = None,
     config: ConfigOption = None,
 ) -> None:
     """Run the HTTP API (jobs, OpenAPI docs at /docs)."""
     import uvicorn
+    from uvicorn.config import LOGGING_CONFIG
+
+    from laneway import logs
 
     settings = _load(config)
+    json_logs = (log_format or settings.log_format) == "json"
+    log_config = logs.uvicorn_log_config("json", "warning", logs.secrets_of(settings))
     host = host or settings.api.host
     _refuse_open_bind(host, settings, insecure)
     if config is not None:
@@ -305,6 +350,7 @@ def api(
         http="httptools",
         access_log=False,
         log_level="warning",
+        log_config=log_config if json_logs else LOGGING_CONFIG,
     )
 
 
@@ -589,33 +635,44 @@ def _run_demo(api_url: str) -> int:
     return 1 if failures else 0
 
 
-def _status_tables(status: Any, rates: dict[str, float] | None) -> Any:
+def _seconds(value: float | None) -> str:
+    if value is None:
+        return "-"
+    return f"{value * 1000:.0f} ms" if value < 1 else f"{value:.1f} s"
+
+
+def _status_tables(status: Any) -> Any:
     from rich.console import Group
 
     from laneway.lanes import CLASSIFY_QUEUE, queue_for
 
     lanes = Table(title="lanes")
-    for column in ("lane", "queued", "workers", "finished", "finished/s"):
+    columns = ("lane", "queued", "oldest", "workers", "concurrency", "finished", "jobs/s (1 min)")
+    for column in columns:
         lanes.add_column(column, justify="left" if column == "lane" else "right")
     lanes.add_row(
         "(classifier)",
         str(status.depths.get(CLASSIFY_QUEUE, 0)),
+        _seconds(status.oldest.get(CLASSIFY_QUEUE)),
         str(status.workers.get("classify", 0)),
+        str(status.concurrency.get("classify", 0)),
         "-",
         "-",
     )
     for lane in LANES:
-        rate = f"{rates.get(lane, 0.0):.1f}" if rates is not None else "-"
+        queue = queue_for(lane)
         lanes.add_row(
             lane,
-            str(status.depths.get(queue_for(lane), 0)),
+            str(status.depths.get(queue, 0)),
+            _seconds(status.oldest.get(queue)),
             str(status.workers.get(lane, 0)),
+            str(status.concurrency.get(lane, 0)),
             str(status.finished.get(lane, 0)),
-            rate,
+            f"{status.throughput(lane):.2f}",
         )
     backends = Table(title="backends")
-    for column in ("lane", "backend", "in flight / limit", "breaker"):
-        backends.add_column(column)
+    for title in ("lane", "backend", "in flight / limit", "breaker", "p50 (1 min)", "p50 (all)"):
+        backends.add_column(title)
     for backend in status.backends:
         colour = "red" if backend.breaker == "open" else "green"
         backends.add_row(
@@ -623,43 +680,48 @@ def _status_tables(status: Any, rates: dict[str, float] | None) -> Any:
             backend.name,
             f"{backend.in_flight} / {backend.limit}",
             f"[{colour}]{backend.breaker}[/{colour}]",
+            _seconds(backend.p50_last_minute),
+            _seconds(backend.p50_since_start),
         )
-    return Group(lanes, backends, f"dead letters: {status.dead_letters}")
+    footer = [f"dead letters: {status.dead_letters}"]
+    if status.spillovers:
+        moved = ", ".join(f"{route}: {n}" for route, n in sorted(status.spillovers.items()))
+        footer.append(f"spillovers: {moved}")
+    return Group(lanes, backends, *footer)
 
 
 @app.command()
 def status(
     watch: Annotated[bool, typer.Option(help="refresh in place until Ctrl-C")] = False,
     interval: Annotated[float, typer.Option(help="seconds between refreshes")] = 2.0,
+    as_json: Annotated[bool, typer.Option("--json", help="print one JSON object")] = False,
     config: ConfigOption = None,
 ) -> None:
-    """Lanes (queued jobs, live workers, finished jobs and their rate), backends (calls in
-    flight against max_concurrency, breaker state) and dead letters."""
+    """Lanes (queued jobs and the oldest one's wait, live workers and their concurrency,
+    finished jobs and the last minute's rate), backends (calls in flight against
+    max_concurrency, breaker state, median call latency over the last minute and since
+    the counters began), dead letters and spillovers."""
+    import dataclasses
+
     from rich.live import Live
 
     from laneway.status import read_status
 
     settings = _settings(config)
     client = _redis(settings)
-    console.print(f"[dim]{settings.redis_url}[/dim]", highlight=False)
     snapshot = read_status(client, settings)
-    if not watch:
-        console.print(_status_tables(snapshot, None))
+    if as_json:
+        print(json.dumps(dataclasses.asdict(snapshot), indent=2))
         return
-    previous, at = snapshot, time.monotonic()
-    with Live(_status_tables(snapshot, None), console=console, auto_refresh=False) as live:
+    console.print(f"[dim]{settings.redis_url}[/dim]", highlight=False)
+    if not watch:
+        console.print(_status_tables(snapshot))
+        return
+    with Live(_status_tables(snapshot), console=console, auto_refresh=False) as live:
         try:
             while True:
                 time.sleep(max(0.2, interval))
-                snapshot, now = read_status(client, settings), time.monotonic()
-                elapsed = max(1e-6, now - at)
-                rates: dict[str, float] = {
-                    lane: (snapshot.finished.get(lane, 0) - previous.finished.get(lane, 0))
-                    / elapsed
-                    for lane in LANES
-                }
-                live.update(_status_tables(snapshot, rates), refresh=True)
-                previous, at = snapshot, now
+                live.update(_status_tables(read_status(client, settings)), refresh=True)
         except KeyboardInterrupt:
             return
 

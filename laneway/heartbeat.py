@@ -4,8 +4,9 @@ worker that dies are handed to a live one (see ``workers.watchdog``).
 Each process that runs tasks has its own instance id (a restarted worker never
 reuses its predecessor's, even with the same host name and pid) and beats every
 ``worker.heartbeat_interval_seconds``: the beat is stamped with Redis's clock in
-``laneway:heartbeats``, and the worker's main process also announces its role in
-``laneway:workers`` for ``/readyz`` and the ``laneway_workers`` metric.
+``laneway:heartbeats``, and the worker's main process also announces its role and
+concurrency in ``laneway:workers`` for ``/readyz``, the ``laneway_workers`` metric and
+``laneway status``.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ import secrets
 import socket
 import threading
 import time
+from collections.abc import Iterator
 from contextlib import suppress
 from typing import Any
 
@@ -56,6 +58,7 @@ class Heartbeat:
         role: str,
         interval: float = INTERVAL_SECONDS,
         announce: bool = True,
+        concurrency: int | None = None,
     ) -> None:
         self._redis = client
         self._name = name
@@ -63,6 +66,8 @@ class Heartbeat:
         self._interval = interval
         self.announce = announce
         """Also list the worker for readiness checks (its main process does)."""
+        self.concurrency = concurrency
+        """Jobs the worker runs at once, announced with its role."""
         self._script = client.register_script(script_source("heartbeat"))
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._loop, name="laneway-heartbeat", daemon=True)
@@ -82,7 +87,8 @@ class Heartbeat:
             )
 
     def _beat(self) -> None:
-        announcement = json.dumps({"role": self._role, "at": time.time()}) if self.announce else ""
+        entry = {"role": self._role, "at": time.time(), "concurrency": self.concurrency}
+        announcement = json.dumps(entry) if self.announce else ""
         self._script(keys=[keys.HEARTBEATS, keys.WORKER_HEARTBEAT], args=[self._name, announcement])
 
     def _loop(self) -> None:
@@ -95,18 +101,26 @@ class Heartbeat:
 
 
 def ensure_heartbeat(
-    client: redis.Redis, role: str, interval: float, announce: bool = False
+    client: redis.Redis,
+    role: str,
+    interval: float,
+    announce: bool = False,
+    concurrency: int | None = None,
 ) -> Heartbeat:
     """The heartbeat of this process, started on first call (``announce`` once asked
-    for stays on). Every process that takes jobs must beat, or its jobs look orphaned."""
+    for stays on, as does a ``concurrency`` given). Every process that takes jobs must
+    beat, or its jobs look orphaned."""
     pid = os.getpid()
     with _identity_lock:
         beat = _beating.get(pid)
         started = beat is None
         if beat is None:
-            beat = _beating[pid] = Heartbeat(client, _identity(role, pid), role, interval, announce)
+            beat = _beating[pid] = Heartbeat(
+                client, _identity(role, pid), role, interval, announce, concurrency
+            )
         upgraded = announce and not beat.announce
         beat.announce = beat.announce or announce
+        beat.concurrency = concurrency or beat.concurrency
     if started:
         beat.start()
     elif upgraded:
@@ -115,16 +129,31 @@ def ensure_heartbeat(
     return beat
 
 
-def live_roles(entries: dict[str, str], now: float | None = None) -> dict[str, int]:
-    """How many fresh workers each role has, from the heartbeat hash."""
+def _fresh(entries: dict[str, str], now: float | None) -> Iterator[dict[str, Any]]:
     now = now or time.time()
-    roles: dict[str, int] = {}
     for raw in entries.values():
         try:
             entry: dict[str, Any] = json.loads(raw)
         except ValueError:
             continue
-        if now - float(entry.get("at", 0)) <= STALE_AFTER_SECONDS:
-            role = str(entry.get("role"))
-            roles[role] = roles.get(role, 0) + 1
+        if isinstance(entry, dict) and now - float(entry.get("at", 0)) <= STALE_AFTER_SECONDS:
+            yield entry
+
+
+def live_roles(entries: dict[str, str], now: float | None = None) -> dict[str, int]:
+    """How many fresh workers each role has, from the heartbeat hash."""
+    roles: dict[str, int] = {}
+    for entry in _fresh(entries, now):
+        role = str(entry.get("role"))
+        roles[role] = roles.get(role, 0) + 1
+    return roles
+
+
+def live_concurrency(entries: dict[str, str], now: float | None = None) -> dict[str, int]:
+    """Jobs each role's fresh workers run at once, summed (workers that announce no
+    concurrency, from before it was announced, count as 1)."""
+    roles: dict[str, int] = {}
+    for entry in _fresh(entries, now):
+        role = str(entry.get("role"))
+        roles[role] = roles.get(role, 0) + int(entry.get("concurrency") or 1)
     return roles

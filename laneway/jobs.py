@@ -82,7 +82,14 @@ class Job(BaseModel):
     result: dict[str, Any] | None = None
     usage: Usage | None = None
     latency_ms: float | None = None
+    """The answering backend call's duration."""
     ttft_ms: float | None = None
+    queue_wait_ms: float | None = None
+    """Submitted to first taken by a lane worker (classifying included)."""
+    backend_ms: float | None = None
+    """Time spent in backend calls, failed attempts included."""
+    usage_estimated: bool = False
+    """The backend sent no usage: laneway counted the tokens (about four characters each)."""
     cost: float | None = None
     """usage × the backend's price per 1k tokens, in the prices' currency (None: unpriced)."""
     error: str | None = None
@@ -121,5 +128,10 @@ class Job(BaseModel):
                 data[name] = json.loads(data[name])
         if "attempt_open" in data:
             data.setdefault("attempts", []).append(json.loads(data.pop("attempt_open")))
+        if "backend_us" in data:  # kept in microseconds: summed by HINCRBY (see common.lua)
+            data["backend_ms"] = int(data.pop("backend_us")) / 1000
+        data["usage_estimated"] = bool(
+            isinstance(data.get("usage"), dict) and data["usage"].get("estimated")
+        )
         data["content_expired"] = "request" not in data and data.get("status") in FINISHED
         return cls.model_validate(data)

@@ -34,6 +34,16 @@ def tenant_jobs(tenant: str) -> str:
 DEAD_LETTERS = f"{PREFIX}dead"
 STATS = f"{PREFIX}stats"
 """Counters the Lua scripts keep for /metrics (field names: kind|labels...)."""
+HISTOGRAMS = f"{PREFIX}hist"
+"""Latency histograms the Lua scripts keep for /metrics (see laneway/histograms.py)."""
+
+
+def usage_hour(hour: int) -> str:
+    """Usage totals of the jobs that finished in the hour starting at ``hour`` (unix
+    seconds; see laneway/usage.py and ``account_usage`` in common.lua)."""
+    return f"{PREFIX}usage:{hour}"
+
+
 CLASSIFY_DEADLINES = f"{PREFIX}classify:deadlines"
 SENT = f"{PREFIX}sent"
 """Jobs whose lane task message is on its way to a worker (see ``common.lua``)."""

@@ -337,7 +337,18 @@ class Settings(BaseSettings):
         description="false: a job's prompt and result are dropped when it finishes (callers "
         "waiting for it still get the result; only metadata is kept)",
     )
+    usage_retention_days: int = Field(
+        default=90,
+        ge=0,
+        description="how long the hourly usage totals (GET /v1/usage, laneway usage) are "
+        "kept; 0 keeps none",
+    )
     data_dir: Path = Path(".laneway")
+    log_format: Literal["text", "json"] = Field(
+        default="text",
+        description="json: one JSON object a line, with job_id, lane, backend and tenant on "
+        "every line about a job (workers and API; --log-format overrides)",
+    )
     lanes: dict[Lane, LaneConfig] = Field(default_factory=_default_lanes)
     classifier: ClassifierConfig = Field(default_factory=ClassifierConfig)
     api: ApiConfig = Field(default_factory=ApiConfig)

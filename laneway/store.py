@@ -22,6 +22,7 @@ import redis.asyncio as aioredis
 from redis.commands.core import Script
 
 from laneway import keys
+from laneway.histograms import lua_preamble
 from laneway.jobs import Job, JobStatus
 from laneway.lanes import QUEUE_PREFIX
 from laneway.wire import QueuedMessage
@@ -32,7 +33,7 @@ def script_source(name: str, *includes: str) -> str:
     """A script with common.lua and the ``includes`` (their helpers) before it."""
     folder = resources.files("laneway") / "lua"
     parts = ["common", *includes, name]
-    return "\n".join((folder / f"{part}.lua").read_text() for part in parts)
+    return lua_preamble() + "\n".join((folder / f"{part}.lua").read_text() for part in parts)
 
 
 def dumps(value: Any) -> str:
@@ -79,6 +80,7 @@ class Started:
     slot: int = 0
     """With a :class:`SlotTake`: the 1-based candidate whose slot was taken (its
     attempt opened); 0 for none."""
+    tenant: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -391,7 +393,7 @@ class JobStore:
         )
         if reply[0] != "ok":
             return Started(outcome=str(reply[0]))
-        request, kind, deliveries, deadline_at, streamed, expired, slot = reply[1:8]
+        request, kind, deliveries, deadline_at, streamed, expired, slot, tenant = reply[1:9]
         return Started(
             "ok",
             json.loads(request),
@@ -401,6 +403,7 @@ class JobStore:
             streamed=str(streamed) not in ("", "0"),
             expired=bool(int(expired)),
             slot=int(slot),
+            tenant=str(tenant),
         )
 
     def request_and_tenant(self, job_id: str) -> tuple[dict[str, Any], str]:

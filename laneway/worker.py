@@ -11,6 +11,7 @@ from typing import Any, Literal, NoReturn, TypeVar
 
 from celery import Celery, signals
 
+from laneway import logs
 from laneway.celery_app import CLASSIFY_ROLE, worker_app
 from laneway.heartbeat import Heartbeat, ensure_heartbeat
 from laneway.lanes import CLASSIFY_QUEUE, queue_for
@@ -66,9 +67,14 @@ def run_worker(
     concurrency: int | None = None,
     loglevel: str = "INFO",
     pool: str | None = None,
+    log_format: logs.LogFormat | None = None,
 ) -> None:
     """Run a worker until it is told to stop. ``role`` is ``classify`` or a lane name."""
     app = worker_app(settings, role)
+    log_format = log_format or settings.log_format
+    lane = None if role == CLASSIFY_ROLE else role
+    _tag_task_lines(lane)
+    _format_lines(log_format, loglevel, logs.secrets_of(settings), lane)
     pool = pool or default_pool(settings, role)
     if role == CLASSIFY_ROLE:
         queue = CLASSIFY_QUEUE
@@ -92,7 +98,11 @@ def run_worker(
         worker = settings.worker
         beat.append(
             ensure_heartbeat(
-                runtime_for(app).redis, role, worker.heartbeat_interval_seconds, announce=True
+                runtime_for(app).redis,
+                role,
+                worker.heartbeat_interval_seconds,
+                announce=True,
+                concurrency=concurrency,
             )
         )
 
@@ -104,6 +114,8 @@ def run_worker(
     try:
         app.worker_main(
             [
+                # the banner is plain text on stdout: not for a JSON log
+                *(["--quiet"] if log_format == "json" else []),
                 "worker",
                 "--queues",
                 queue,
@@ -124,6 +136,45 @@ def run_worker(
     else:
         code = 0
     exit_now(code)
+
+
+def _tag_task_lines(lane: str | None) -> None:
+    """Every line a task logs, Celery's own included, carries its job's fields: the job
+    id is a laneway task's first argument; the lane is the worker's (a classifier
+    worker's job has none until routed)."""
+    tokens: dict[str, Any] = {}
+
+    @signals.task_prerun.connect(weak=False)  # type: ignore[untyped-decorator]
+    def _enter(task_id: str, args: tuple[Any, ...] = (), **_: Any) -> None:
+        if args and isinstance(args[0], str):
+            tokens[task_id] = logs.enter_job(args[0], lane)
+
+    @signals.task_postrun.connect(weak=False)  # type: ignore[untyped-decorator]
+    def _leave(task_id: str, **_: Any) -> None:
+        token = tokens.pop(task_id, None)
+        if token is not None:
+            logs.leave_job(token)
+
+
+def _format_lines(
+    log_format: logs.LogFormat, loglevel: str, secrets: list[str], lane: str | None
+) -> None:
+    if log_format == "json":
+        # from the start: Celery warns (about running as root, say) before its setup
+        logs.configure("json", loglevel.upper(), secrets, lane)
+
+        # A setup_logging receiver replaces Celery's own logging setup.
+        @signals.setup_logging.connect(weak=False)  # type: ignore[untyped-decorator]
+        def _json(loglevel: int | str = logging.INFO, **_: Any) -> None:
+            logs.configure("json", loglevel, secrets, lane)
+
+        return
+
+    @signals.after_setup_logger.connect(weak=False)  # type: ignore[untyped-decorator]
+    @signals.after_setup_task_logger.connect(weak=False)  # type: ignore[untyped-decorator]
+    def _filters(logger: logging.Logger, **_: Any) -> None:
+        for handler in logger.handlers:
+            logs.add_filters(handler, secrets, lane)
 
 
 def exit_now(code: int) -> NoReturn:

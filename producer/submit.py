@@ -159,6 +159,8 @@ class AsyncProducer:
         self.classify_timeout = settings.classifier.unclassified_after_seconds
         self.content_ttl = settings.content_ttl_seconds if settings.store_content else 0
         """Kept on each job: how long its prompt and result outlive it (0: not at all)."""
+        self.usage_ttl = settings.usage_retention_days * 86400
+        """Kept on each job: how long the usage totals it adds to are kept (see usage.py)."""
         self.limits = queue_limits(settings)
         self.depth_limits = {queue: DepthLimits(limit) for queue, limit in self.limits.items()}
         """Backpressure: the deepest each queue may be for a submit to join it, and for a
@@ -177,6 +179,7 @@ class AsyncProducer:
         check_context(self.settings, submission.request)
         job_id, fields, message = plan(submission, self.messages, self.deadline_seconds)
         fields["content_ttl"] = self.content_ttl
+        fields["usage_ttl"] = self.usage_ttl
         limits = self.depth_limits.get(message.queue)
         if submission.route is None and submission.lanes is not None:  # a lane-limited key's
             limits = self._classify_limits([x for x in self.placeable if x in submission.lanes])

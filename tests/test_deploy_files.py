@@ -3,6 +3,8 @@ Kubernetes manifests and the Prometheus config (no Docker or cluster needed)."""
 
 from __future__ import annotations
 
+import importlib.resources
+import json
 import re
 import shlex
 import subprocess
@@ -11,8 +13,11 @@ import tomllib
 from pathlib import Path
 from typing import Any
 
+import jsonschema
+import kubernetes_validate
 import pytest
 import yaml
+from cloudcoil.models.keda.v1alpha1 import ScaledObject
 from kombu.transport.redis import Channel
 
 from laneway.lanes import LANES, queue_for
@@ -74,6 +79,47 @@ def check_laneway_command(argv: list[str], where: str) -> str:
 # -- docker-compose.yml ---------------------------------------------------------------
 
 
+def compose_schema_errors(document: dict[str, Any]) -> list[str]:
+    """Errors of ``document`` against the Compose Specification's JSON schema, as
+    vendored (with its licence and checksum) by the check-jsonschema package."""
+    vendor = importlib.resources.files("check_jsonschema.builtin_schemas.vendor")
+    schema = json.loads((vendor / "compose-spec.json").read_text())
+    validator = jsonschema.validators.validator_for(schema)
+    errors = validator(schema, format_checker=validator.FORMAT_CHECKER).iter_errors(document)
+    return [f"{'/'.join(map(str, e.absolute_path))}: {e.message}" for e in errors]
+
+
+def test_compose_file_matches_the_compose_spec() -> None:
+    assert compose_schema_errors(compose()) == []
+    # the schema is strict enough to catch a misspelt key
+    broken = compose()
+    broken["services"]["redis"]["healthchek"] = broken["services"]["redis"].pop("healthcheck")
+    assert compose_schema_errors(broken)
+
+
+def test_compose_runs_every_part_of_the_system() -> None:
+    services = compose()["services"]
+    wanted = {"redis", "api", "classifier", "flower", "prometheus", "grafana"}
+    wanted |= {f"worker-{lane}" for lane in LANES} | {"sim-small", "sim-medium", "sim-large"}
+    assert wanted <= set(services)
+    # Prometheus and Grafana publish on the host's loopback only: Grafana's admin
+    # password is required, Prometheus has no auth of its own.
+    for name in ("prometheus", "grafana"):
+        assert all(str(p).startswith("127.0.0.1:") for p in services[name]["ports"]), name
+    password = services["grafana"]["environment"]["GF_SECURITY_ADMIN_PASSWORD"]
+    assert password.startswith("${GRAFANA_ADMIN_PASSWORD:?")
+    scrape = yaml.safe_load((ROOT / "deploy" / "prometheus.yml").read_text())
+    secrets = {f"/run/secrets/{name}" for name in services["prometheus"]["secrets"]}
+    for job in scrape["scrape_configs"]:
+        auth = job.get("authorization", {}).get("credentials_file") or job.get(
+            "basic_auth", {}
+        ).get("password_file")
+        assert auth in secrets, job["job_name"]
+    ignored = (ROOT / ".gitignore").read_text().splitlines()
+    for name, secret in compose()["secrets"].items():
+        assert secret["file"].removeprefix("./") in ignored, name
+
+
 def test_compose_redis_is_durable() -> None:
     redis = compose()["services"]["redis"]
     assert str(redis["image"]).startswith("redis:7")
@@ -89,7 +135,7 @@ def test_compose_services_run_valid_roles() -> None:
     services = compose()["services"]
     roles: dict[str, str] = {}
     for name, service in services.items():
-        if name in ("redis", "flower"):
+        if name in ("redis", "flower", "prometheus", "grafana"):
             continue
         roles[name] = check_laneway_command(argv_of(service["command"]), name)
     assert roles["api"] == "api"
@@ -191,6 +237,45 @@ def k8s_objects() -> list[dict[str, Any]]:
 
 def by_kind(kind: str) -> dict[str, dict[str, Any]]:
     return {o["metadata"]["name"]: o for o in k8s_objects() if o["kind"] == kind}
+
+
+def test_k8s_manifests_match_the_kubernetes_schemas() -> None:
+    """Every built-in object against the strict (no unknown keys) schemas that the
+    kubernetes-validate package ships for its newest Kubernetes version."""
+    version = kubernetes_validate.latest_version()
+    checked = 0
+    for obj in k8s_objects():
+        if obj["apiVersion"].startswith("keda.sh/"):
+            continue
+        kubernetes_validate.validate(obj, version, strict=True)
+        checked += 1
+    assert checked >= len(by_kind("Deployment")) + len(by_kind("Service"))
+    broken = next(iter(by_kind("Deployment").values()))
+    broken["spec"]["template"]["spec"]["terminationGracePeriod"] = 1
+    with pytest.raises(kubernetes_validate.ValidationError):
+        kubernetes_validate.validate(broken, version, strict=True)
+
+
+def keda_round_trip(obj: dict[str, Any]) -> dict[str, Any]:
+    """``obj`` parsed by the ScaledObject model that cloudcoil-models-keda generates from
+    KEDA's CRD, and dumped again: a key the CRD does not know is dropped on the way."""
+    model = ScaledObject.model_validate(obj)
+    dumped: dict[str, Any] = model.model_dump(by_alias=True, exclude_unset=True, mode="json")
+    return dumped
+
+
+def test_keda_scaled_objects_match_kedas_crd() -> None:
+    scaled = by_kind("ScaledObject")
+    assert scaled
+    for name, obj in scaled.items():
+        assert obj["apiVersion"] == "keda.sh/v1alpha1", name
+        assert keda_round_trip(obj) == obj, name
+    broken = next(iter(scaled.values()))
+    broken["spec"]["minReplicas"] = broken["spec"].pop("minReplicaCount")
+    assert keda_round_trip(broken) != broken
+    broken["spec"]["minReplicaCount"] = "one"
+    with pytest.raises(ValueError, match="minReplicaCount"):
+        ScaledObject.model_validate(broken)
 
 
 def test_kustomization_lists_every_manifest() -> None:

@@ -228,7 +228,7 @@ def test_metrics_count_jobs_across_processes(system: System) -> None:
     assert after["laneway_jobs_submitted_total"] == before["laneway_jobs_submitted_total"] + 2
     forced = 'laneway_jobs_routed_total{lane="fast-path",strategy="route"}'
     assert after[forced] == before.get(forced, 0) + 1
-    cost = 'laneway_cost_total{backend="general-a",lane="general"}'
+    cost = 'laneway_cost_total{backend="general-a",lane="general",model="sim-medium"}'
     assert after[cost] == pytest.approx(before.get(cost, 0) + priced["cost"])
     assert after['laneway_workers{role="fast-path"}'] >= 1
     assert 'laneway_queue_depth{queue="laneway.general"}' in after

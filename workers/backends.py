@@ -14,6 +14,7 @@ import httpx
 from laneway.jobs import JobKind
 from laneway.requests import estimate_tokens, output_budget, request_text
 from laneway.settings import BackendConfig, WorkerConfig
+from laneway.usage import estimated_usage
 from workers.cancel import CallCancelled, CancelToken, TrackingBackend
 from workers.shapes import conform_response
 from workers.streaming import Assembly, parse_chunk, sse_data
@@ -189,6 +190,8 @@ class BackendClient:
                 body = conform_response(
                     kind, self._post(url, payload, headers, timeout), backend.model
                 )
+                if "usage" not in body:  # counted by laneway, as for streams without any
+                    body["usage"] = estimated_usage(request, body)
                 ttft = None
             else:
                 body, ttft = self._stream(

@@ -35,6 +35,7 @@ from laneway.celery_app import RUN_TASK
 from laneway.failpoints import failpoint
 from laneway.jobs import JobKind, JobStatus
 from laneway.lanes import Lane, queue_for
+from laneway.logs import bind_job
 from laneway.requests import context_needed
 from laneway.runtime import Runtime
 from laneway.settings import BackendConfig
@@ -202,6 +203,7 @@ class JobRunner:
     ) -> str:
         if started.outcome != "ok" or started.request is None:
             return f"skipped: job is {started.outcome}"
+        bind_job(tenant=started.tenant or None, backend=backend.name if backend else None)
         self.started = True
         failpoint("lane.started")
         if started.deliveries > self.retry.max_deliveries:
@@ -296,6 +298,7 @@ class JobRunner:
             if time.time() >= self.deadline:
                 return self.on(Outcome(OutcomeKind.DEADLINE), attempt)
             tried.add(backend.name)
+            bind_job(backend=backend.name)
             chunks = (
                 ChunkBatcher(self.rt.store, self.job_id, owner=self.owner) if streaming else None
             )

@@ -12,10 +12,14 @@ plus ``ClassifierConfig.examples_file``, see ``classifier.bank``) with
 ``classifier.training`` and cached on disk (``heads-<key>.npz`` under ``cache_dir()``, see
 ``classifier.disk_cache``, keyed by the bank's content, the model files and
 ``HEADS_VERSION``), so a warm
-start only loads arrays. On a cold start the quick head is trained at once (about a
-second); the full head needs a MiniLM pass over the whole bank (~0.5-1 minute on two
-busy cores), so by default that runs in a low-priority background thread and the quick
-head decides alone until it is done (``full_ready``/``wait_ready``). MiniLM vectors of
+start only loads arrays. The heads of the packaged bank also ship with the package
+(``classifier/heads/heads-<key>.npz``, written by ``tools/build_heads.py``; a test checks
+that its key is the packaged bank's), so a fresh machine without a user examples file
+trains nothing and encodes nothing either. Otherwise (a user examples file, a changed
+bank) the quick head is trained at once (a few seconds); the full head needs a MiniLM
+pass over the whole bank (~0.5-1 minute on two busy cores), so by default that runs in a
+low-priority background thread and the quick head decides alone until it is done
+(``full_ready``/``wait_ready``). MiniLM vectors of
 bank texts are cached per text, so adding examples only encodes the new ones, and a
 file lock lets one process on a machine do the pass while the others wait for it.
 
@@ -35,6 +39,7 @@ import threading
 import time
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Literal
 
 import numpy as np
 import numpy.typing as npt
@@ -53,6 +58,11 @@ log = logging.getLogger(__name__)
 
 HEADS_VERSION = "3"
 """Bump when the features or the training change: cached heads are keyed by it."""
+
+PACKAGED_HEADS_DIR = Path(__file__).resolve().parent.parent / "heads"
+"""Heads of the packaged bank, shipped with the package (``tools/build_heads.py``)."""
+
+HeadsSource = Literal["packaged", "cache", "trained"]
 
 QUICK_THRESHOLD = 0.7
 """The quick head decides alone at or above this probability. Chosen on the dev set
@@ -73,11 +83,14 @@ class EmbeddingStrategy(Strategy):
         quick_threshold: float = QUICK_THRESHOLD,
         full_head: FullHead = "background",
         bank: Sequence[Example] | None = None,
+        packaged_heads: bool = True,
     ) -> None:
         """``full_head``: when the heads are not cached, build the MiniLM head in a
         ``"background"`` thread (the quick head decides alone meanwhile), ``"now"``
         (before returning), or ``"off"`` (never: quick head only).
-        ``bank`` replaces the packaged example bank (tests, experiments)."""
+        ``bank`` replaces the packaged example bank (tests, experiments).
+        ``packaged_heads``: use the heads shipped in ``PACKAGED_HEADS_DIR`` when they were
+        trained on this very bank (False: train or load from the cache, as tools do)."""
         if full_head not in ("background", "now", "off"):
             raise ValueError(f"full_head must be background, now or off, not {full_head!r}")
         started = time.perf_counter()
@@ -95,18 +108,7 @@ class EmbeddingStrategy(Strategy):
         texts = [e.text for e in self.bank]
         root = cache_dir() if use_cache else None
         digest = model_digest(self.encoder.path)
-        self.cache_key = hashlib.sha256(
-            "|".join(
-                (
-                    HEADS_VERSION,
-                    digest,
-                    bank_digest(self.bank),
-                    str(self.encoder.max_tokens),
-                    str(HASH_BUCKETS),
-                    ",".join(FEATURE_NAMES),
-                )
-            ).encode()
-        ).hexdigest()[:24]
+        self.cache_key = heads_key(self.bank, digest, self.encoder.max_tokens)
         self.version = self.cache_key
         self._heads_path = root / f"heads-{self.cache_key}.npz" if root else None
         self._vectors = VectorCache(
@@ -119,7 +121,12 @@ class EmbeddingStrategy(Strategy):
         self._ready = threading.Event()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
-        self.loaded_from_cache = self._load_heads()
+        self.heads_source: HeadsSource = "trained"
+        if self._heads_path is not None and self._load_heads(self._heads_path):
+            self.heads_source = "cache"
+        elif packaged_heads and self._load_heads(self.packaged_heads_path):
+            self.heads_source = "packaged"
+        self.loaded_from_cache = self.heads_source != "trained"
         if not self.loaded_from_cache:
             # Training inputs; a warm start needs none of them.
             self.bank_static = self.static.encode(texts)
@@ -161,26 +168,54 @@ class EmbeddingStrategy(Strategy):
             weights=self._weights,
         )
 
-    def _load_heads(self) -> bool:
-        data = load_npz(self._heads_path) if self._heads_path is not None else None
+    @property
+    def packaged_heads_path(self) -> Path:
+        return PACKAGED_HEADS_DIR / f"heads-{self.cache_key}.npz"
+
+    def _load_heads(self, path: Path) -> bool:
+        """Load heads saved by ``_build_full`` or ``save_heads``; ``bank_static`` (only for
+        the reason's nearest examples) is recomputed when the file leaves it out."""
+        data = load_npz(path)
         if data is None:
             return False
         try:
-            self.quick_head = Head(data["quick_dense"], data["quick_sparse"], data["quick_b"])
+            quick = Head(data["quick_dense"], data["quick_sparse"], data["quick_b"])
             full = Head(data["full_dense"], data["full_sparse"], data["full_b"])
-            bank_static = data["bank_static"].astype(np.float32)
         except KeyError:
             return False
         width = self.static.hidden + self.encoder.hidden + len(FEATURE_NAMES)
-        if full.dense_w.shape[0] != width or bank_static.shape != (
-            len(self.bank),
-            self.static.hidden,
-        ):
+        if full.dense_w.shape[0] != width or quick.dense_w.shape[0] != width - self.encoder.hidden:
             return False
+        if "bank_static" in data:
+            bank_static = data["bank_static"].astype(np.float32)
+        else:
+            bank_static = self.static.encode([e.text for e in self.bank])
+        if bank_static.shape != (len(self.bank), self.static.hidden):
+            return False
+        self.quick_head = quick
         self.bank_static = bank_static
         self._full = full
         self._ready.set()
         return True
+
+    def save_heads(self, path: Path) -> None:
+        """Write both heads (no bank vectors: small enough to ship) to ``path``,
+        compressed. The full head must be built (``full_head="now"``)."""
+        full = self._full
+        if full is None:
+            raise RuntimeError("the full head is not built")
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(f".{path.name}.tmp.npz")
+        np.savez_compressed(
+            tmp,
+            quick_dense=self.quick_head.dense_w,
+            quick_sparse=self.quick_head.sparse_w,
+            quick_b=self.quick_head.b,
+            full_dense=full.dense_w,
+            full_sparse=full.sparse_w,
+            full_b=full.b,
+        )
+        os.replace(tmp, path)
 
     def _build_full(self) -> None:
         if self._thread is not None:
@@ -287,6 +322,23 @@ class EmbeddingStrategy(Strategy):
         weights = head.dense_w[-len(FEATURE_NAMES) :, self.lanes.index(lane)]
         order = np.argsort(-(values * weights))[:k]
         return [FEATURE_NAMES[int(i)] for i in order if values[int(i)] != 0]
+
+
+def heads_key(bank: Sequence[Example], model: str, max_tokens: int) -> str:
+    """What trained heads are keyed by: the bank's content, the model files' digest
+    (``model``), and everything else that shapes the heads' inputs."""
+    return hashlib.sha256(
+        "|".join(
+            (
+                HEADS_VERSION,
+                model,
+                bank_digest(bank),
+                str(max_tokens),
+                str(HASH_BUCKETS),
+                ",".join(FEATURE_NAMES),
+            )
+        ).encode()
+    ).hexdigest()[:24]
 
 
 def _select(

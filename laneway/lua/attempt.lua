@@ -7,6 +7,11 @@ if refused then
   return refused
 end
 append_attempt(KEYS[1], ARGV[2])
+-- a failed call, and another one about to start: a retry
+local failed = observe_attempt(KEYS[1], ARGV[2])
+if failed then
+  count('retries|' .. tostring(failed.lane) .. '|' .. tostring(failed.backend))
+end
 if ARGV[3] ~= '' then
   redis.call('HSET', KEYS[1], 'attempt_open', ARGV[3], 'updated_at', ARGV[1])
 else

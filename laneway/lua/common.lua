@@ -55,17 +55,158 @@ local function emit_final(job_key, final_key, data)
 end
 
 -- Cluster-wide counters for /metrics, kept in one hash (no extra round trip).
-local function count(field)
-  redis.call('HINCRBY', 'laneway:stats', field, 1)
+local STATS = 'laneway:stats'
+local HISTOGRAMS = 'laneway:hist'
+
+local function count(field, by)
+  redis.call('HINCRBY', STATS, field, by or 1)
 end
 
-local function count_finished(job_key, status)
-  local where = redis.call('HMGET', job_key, 'lane', 'backend', 'cost')
-  local lane, backend = where[1] or '', where[2] or ''
-  count('finished|' .. status .. '|' .. lane .. '|' .. backend)
-  if where[3] then
-    redis.call('HINCRBYFLOAT', 'laneway:stats', 'cost|' .. lane .. '|' .. backend, where[3])
+-- An integer HINCRBY accepts: Lua writes numbers past 1e14 as '1e+15', and an
+-- error here, after the job's final write, would lose its counts.
+local function whole(x)
+  x = tonumber(x) or 0
+  if x ~= x or x < 0 then
+    return 0
   end
+  return math.floor(math.min(x, 1e13) + 0.5)
+end
+
+-- One duration into a histogram of laneway/histograms.py (BUCKETS is generated
+-- there and prepended to every script): its bucket, and its sum in microseconds.
+local function observe(metric, labels, seconds)
+  if not seconds then
+    return
+  end
+  if seconds < 0 then
+    seconds = 0 -- two machines' clocks: never a negative duration
+  end
+  local le = '+Inf'
+  for _, bound in ipairs(BUCKETS[metric]) do
+    if seconds <= bound then
+      le = string.format('%g', bound)
+      break
+    end
+  end
+  local prefix = metric .. '|' .. labels .. '|'
+  redis.call('HINCRBY', HISTOGRAMS, prefix .. le, 1)
+  redis.call('HINCRBY', HISTOGRAMS, prefix .. 'sum', whole(seconds * 1000000))
+  return prefix .. le
+end
+
+-- One more in this slot's short-lived hash, for "the last minute" (see
+-- laneway/histograms.py: RECENT_SLOT, RECENT_TTL are generated there).
+local function count_recent(field)
+  if not field then
+    return
+  end
+  local now = tonumber(redis.call('TIME')[1])
+  local key = 'laneway:recent:' .. string.format('%d', now - now % RECENT_SLOT)
+  if redis.call('HINCRBY', key, field, 1) == 1 then
+    redis.call('EXPIRE', key, RECENT_TTL) -- a field's first count: few per slot
+  end
+end
+
+-- A closed attempt (JSON) that made a backend call: its duration into
+-- backend_call_seconds and the job's backend_us. Returns the decoded attempt.
+local function observe_attempt(job_key, attempt)
+  local ok, a = pcall(cjson.decode, attempt)
+  if not ok or type(a) ~= 'table' or type(a.started_at) ~= 'number'
+      or type(a.ended_at) ~= 'number' then
+    return nil
+  end
+  if (a.outcome == 'succeeded' or a.outcome == 'error') and a.error_type ~= 'deadline_exceeded' then
+    local seconds = a.ended_at - a.started_at
+    if type(a.latency_ms) == 'number' then
+      seconds = a.latency_ms / 1000
+    end
+    count_recent(observe('backend_call_seconds', tostring(a.lane) .. '|' .. tostring(a.backend),
+      seconds))
+    redis.call('HINCRBY', job_key, 'backend_us', whole(seconds * 1000000))
+  end
+  return a
+end
+
+-- Usage totals per hour (laneway/usage.py reads them): one hash per hour, fields
+-- tenant|lane|backend|model|measure, integers only (HINCRBY is cheaper than
+-- HINCRBYFLOAT and exact), kept usage_ttl seconds past the hour.
+local function account_usage(f, status, usage)
+  local ttl = tonumber(f.usage_ttl or '')
+  local finished = tonumber(f.finished_at or '')
+  if not ttl or ttl <= 0 or not finished then
+    return
+  end
+  local hour = math.floor(finished / 3600) * 3600
+  local key = 'laneway:usage:' .. string.format('%d', hour)
+  local prefix = f.tenant .. '|' .. f.lane .. '|' .. f.backend .. '|' .. f.model .. '|'
+  redis.call('HINCRBY', key, prefix .. status, 1)
+  if usage then
+    redis.call('HINCRBY', key, prefix .. 'prompt_tokens', usage.prompt)
+    redis.call('HINCRBY', key, prefix .. 'completion_tokens', usage.completion)
+    if usage.estimated then
+      redis.call('HINCRBY', key, prefix .. 'estimated', 1)
+    end
+  end
+  if f.cost then
+    redis.call('HINCRBY', key, prefix .. 'cost_e8', whole(tonumber(f.cost) * 1e8))
+  end
+  local wait = tonumber(f.queue_wait_ms or '')
+  if wait then
+    redis.call('HINCRBY', key, prefix .. 'queue_wait_us', whole(wait * 1000))
+    redis.call('HINCRBY', key, prefix .. 'started', 1)
+  end
+  local ttft = tonumber(f.ttft_ms or '')
+  if ttft then
+    redis.call('HINCRBY', key, prefix .. 'ttft_us', whole(ttft * 1000))
+    redis.call('HINCRBY', key, prefix .. 'streamed', 1)
+  end
+  if f.backend_us then
+    redis.call('HINCRBY', key, prefix .. 'backend_us', whole(f.backend_us))
+  end
+  redis.call('EXPIREAT', key, hour + 3600 + ttl)
+end
+
+local ACCOUNTED = {'lane', 'backend', 'cost', 'model', 'tenant', 'created_at', 'finished_at',
+  'usage', 'ttft_ms', 'queue_wait_ms', 'backend_us', 'usage_ttl'}
+
+-- A job reached its final state: the counters, histograms and usage totals it
+-- adds to, in the script that finishes it.
+local function count_finished(job_key, status)
+  local values = redis.call('HMGET', job_key, unpack(ACCOUNTED))
+  local f = {}
+  for i, name in ipairs(ACCOUNTED) do
+    f[name] = values[i]
+  end
+  f.lane, f.backend, f.model, f.tenant = f.lane or '', f.backend or '', f.model or '',
+    f.tenant or ''
+  local lane, backend = f.lane, f.backend
+  count('finished|' .. status .. '|' .. lane .. '|' .. backend)
+  count_recent('finished|' .. lane)
+  local where = lane .. '|' .. backend .. '|' .. f.model
+  if f.cost then
+    redis.call('HINCRBYFLOAT', STATS, 'cost|' .. where, f.cost)
+  end
+  local usage = nil
+  if f.usage then
+    local ok, u = pcall(cjson.decode, f.usage)
+    if ok and type(u) == 'table' then
+      usage = {prompt = whole(u.prompt_tokens), completion = whole(u.completion_tokens),
+        estimated = u.estimated == true}
+      count('tokens|' .. where .. '|prompt', usage.prompt)
+      count('tokens|' .. where .. '|completion', usage.completion)
+    end
+  end
+  if status == 'succeeded' then
+    local created, finished = tonumber(f.created_at or ''), tonumber(f.finished_at or '')
+    if created and finished then
+      observe('job_latency_seconds', lane .. '|' .. backend, finished - created)
+    end
+    local ttft = tonumber(f.ttft_ms or '')
+    if ttft then
+      observe('ttft_seconds', lane .. '|' .. backend, ttft / 1000)
+    end
+  end
+  account_usage(f, status, usage)
 end
 
 -- Jobs whose lane task is on its way to a worker, by when it was sent. The

@@ -18,6 +18,7 @@ if ARGV[3] ~= '' then
 end
 if ARGV[4] ~= '' then
   append_attempt(KEYS[1], ARGV[4])
+  observe_attempt(KEYS[1], ARGV[4])
   redis.call('HDEL', KEYS[1], 'attempt_open')
 else
   close_open_attempt(KEYS[1], ARGV[5], ARGV[7], ARGV[6])

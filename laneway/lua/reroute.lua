@@ -10,11 +10,19 @@ if refused then
 end
 if ARGV[4] ~= '' then
   append_attempt(KEYS[1], ARGV[4])
+  observe_attempt(KEYS[1], ARGV[4])
 end
 redis.call('HDEL', KEYS[1], 'attempt_open')
 release(KEYS[1])
+local from_lane = redis.call('HGET', KEYS[1], 'lane') or ''
 -- deliveries counts deliveries of the current message: a fresh one starts at 0
 redis.call('HSET', KEYS[1], 'status', 'routed', 'deliveries', 0, unpack(ARGV, 7))
+local to_lane = redis.call('HGET', KEYS[1], 'lane') or ''
+if to_lane ~= from_lane then
+  count('fallbacks|' .. from_lane .. '|' .. to_lane)
+elseif tonumber(ARGV[5]) > 0 then
+  count('deferrals|' .. to_lane)
+end
 emit(KEYS[2], 'status', ARGV[3])
 redis.call(ARGV[1], KEYS[3], ARGV[2])
 -- a countdown message only reaches a worker after its countdown

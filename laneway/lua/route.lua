@@ -61,7 +61,16 @@ if room then
       reason .. '; sent to ' .. lane .. ': ' .. table.concat(full, ', ') .. ' full')
   end
   emit(KEYS[2], 'status', ARGV[at + 4])
-  count('routed|' .. lane .. '|' .. (redis.call('HGET', KEYS[1], 'strategy') or ''))
+  local decided = redis.call('HMGET', KEYS[1], 'strategy', 'classify_ms', 'classifier_cache_hit')
+  local strategy = decided[1] or ''
+  count('routed|' .. lane .. '|' .. strategy)
+  local took = tonumber(decided[2] or '')
+  if took then
+    observe('classifier_latency_seconds', strategy, took / 1000)
+  end
+  if decided[3] == '1' then
+    count('classifier_cache_hits')
+  end
   redis.call(ARGV[at + 2], list, ARGV[at + 3])
   track_sent(ARGV[1], redis.call('TIME')[1])
   return 'ok'

@@ -12,11 +12,11 @@
 -- Returns {status} when the job must not run ('running' while a live worker
 -- holds it: a duplicate delivery), {'full'} when no candidate had a free slot
 -- (nothing written), else
--- {'ok', request, kind, deliveries, deadline_at, streamed, expired, slot}; past its
--- deadline ('expired' = 1) no attempt is opened and no slot taken; 'slot' is the
--- 1-based candidate whose slot was taken (0 for none).
+-- {'ok', request, kind, deliveries, deadline_at, streamed, expired, slot, tenant};
+-- past its deadline ('expired' = 1) no attempt is opened and no slot taken; 'slot'
+-- is the 1-based candidate whose slot was taken (0 for none).
 local fields = redis.call('HMGET', KEYS[1], 'status', 'request', 'kind', 'attempt_open',
-  'deadline_at', 'streamed', 'worker', 'id')
+  'deadline_at', 'streamed', 'worker', 'id', 'tenant')
 local status = fields[1]
 if not status then
   return {'missing'}
@@ -69,10 +69,15 @@ if #ARGV > 6 then
   redis.call('HSET', KEYS[1], unpack(ARGV, 7))
 end
 if not redis.call('HGET', KEYS[1], 'started_at') then
-  redis.call('HSET', KEYS[1], 'started_at', ARGV[1])
+  -- the first time a lane worker takes the job: its queue wait
+  local first = redis.call('HMGET', KEYS[1], 'created_at', 'lane')
+  local wait = tonumber(ARGV[1]) - (tonumber(first[1] or '') or tonumber(ARGV[1]))
+  redis.call('HSET', KEYS[1], 'started_at', ARGV[1], 'queue_wait_ms',
+    math.floor(math.max(wait, 0) * 100000 + 0.5) / 100)
+  observe('queue_wait_seconds', first[2] or '', wait)
 end
 if status ~= 'running' then
   emit(KEYS[2], 'status', ARGV[3])
 end
 return {'ok', fields[2], fields[3], deliveries, fields[5] or '0', fields[6] or '0',
-  expired and 1 or 0, slot}
+  expired and 1 or 0, slot, fields[9] or ''}

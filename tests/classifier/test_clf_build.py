@@ -36,7 +36,7 @@ def test_auto_is_cascade_when_embeddings_are_installed() -> None:
     strategy = build_strategy(ClassifierConfig())
     try:
         assert isinstance(strategy, CascadeStrategy)
-        # Cold cache (see conftest): the quick head is trained at once, MiniLM's later.
+        # Cold cache (see conftest): the heads shipped with the package are loaded.
         assert time.perf_counter() - started < 20
         assert strategy.classify({"messages": [{"role": "user", "content": "hi"}]}).lane == (
             "fast-path"
