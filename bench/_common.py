@@ -249,11 +249,12 @@ def laneway_over(
     config_overrides: dict[str, Any] | None = None,
     api_workers: int = 1,
     ready_timeout: float = 120,
+    workers_per_lane: int = 1,
 ) -> Iterator[BenchSystem]:
-    """Embedded Redis (AOF on), the classifier, one worker per lane and the API, over
-    backends that already run. ``lanes``: each lane's config section (``backends``,
-    ``concurrency`` ...). The classifier is laneway's default unless the overrides say
-    otherwise."""
+    """Embedded Redis (AOF on), the classifier, ``workers_per_lane`` worker processes per
+    lane and the API, over backends that already run. ``lanes``: each lane's config
+    section (``backends``, ``concurrency`` ...). The classifier is laneway's default
+    unless the overrides say otherwise."""
     with TemporaryDirectory(prefix="laneway-bench-") as tmp:
         base = Path(tmp)
         redis = EmbeddedRedis(base / "redis").start()
@@ -265,7 +266,7 @@ def laneway_over(
             config_path.write_text(yaml.safe_dump(config))
             env["LANEWAY_CONFIG"] = str(config_path)
             system = BenchSystem(supervisor, redis.url, "", {}, env, [], {}, config_path)
-            _start_laneway(system, 1, api_workers, ready_timeout)
+            _start_laneway(system, workers_per_lane, api_workers, ready_timeout)
             yield system
         finally:
             supervisor.stop()

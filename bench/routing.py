@@ -5,7 +5,8 @@ shared by its active requests, later ones queued in arrival order):
 
     large-1            the large profile: slow, expensive, long context; 20 slots
     medium-1           the medium profile; 7 slots
-    small-1, small-2   the small profile: fast and cheap; one slot each
+    small-1            the small profile: fast and cheap; one slot
+    small-2            a slower (320 tok/s), cheaper small one; one slot
 
 sized so that routing every request by its true label (the oracle) loads each pool
 to about 50-70 % (the planned and the measured loads are printed). Traffic like
@@ -24,8 +25,14 @@ rate. Every strategy replays the same arrivals, one after the other, in one run:
                           its tokens/s with every slot busy)
     oracle                the true label's pool, least-connections inside it
     laneway               a real laneway system over the same sims: API, classifier
-                          (laneway's default strategy), lane workers; submitted through
-                          the API's OpenAI endpoint with model "auto"
+                          (laneway's default strategy), two worker processes per lane
+                          (--workers-per-lane), each backend's max_concurrency = its
+                          slots, weight = its tokens/s; submitted through the API's
+                          OpenAI endpoint with model "auto"; laneway's default in-lane
+                          strategy (least-in-flight)
+    laneway: <strategy>   the same on a fresh system with ``balancing: <strategy>`` in
+                          every lane, for each other in-lane strategy (--strategies);
+                          only fast-path has two backends, so only there they differ
     laneway + spillover   only when --only names "spill": the same with lane spillover
                           on (see ``spillover``): fast-path jobs waiting --spill-after
                           seconds run in general or high-compute when one has room
@@ -36,14 +43,18 @@ The first five are direct clients of the sims. Every response is streamed, for t
 time to first token. Reported per strategy: end-to-end latency and time to first token
 (p50/p99, overall and per true label), total cost (usage x the sims' prices), quality
 misses (high-compute served by a smaller model than the large one, general by the
-small one), failed jobs, each backend's peak concurrency against its slots and its
-load, and the cost-saving bound (the share of the all-large cost that this mix need
-not spend).
+small one), failed jobs, each backend's peak of requests open in it (the sim's own
+counter, active + queued inside it) against its slots, its load, the weighted
+strategies' shares against their weights, and the cost-saving bound (the share of the
+all-large cost that this mix need not spend). For laneway the job records say where
+its distance from the oracle comes from (misroutes, queue waits, the classify stage).
+At the end, issue 11's targets, PASS or MISS with the numbers, for each laneway run.
 
     python bench/routing.py [--quick] [--seed 7] [--json out.json] [--devset PATH]
 
-A default run takes about five minutes, ``--quick`` about two (the longest answers
-alone take ten seconds on the large model, and every strategy waits for its last one).
+A default run takes about eleven minutes, ``--quick`` about eight (the longest answers
+alone take ten seconds on the large model, every strategy waits for its last one, and
+each laneway run starts a fresh system).
 """
 
 from __future__ import annotations
@@ -76,7 +87,18 @@ from laneway.sim.parsing import parse_completion_request
 from laneway.sim.profiles import Profile, get_profile
 
 ROOT = Path(__file__).resolve().parents[1]
-DEFAULT_DEVSET = ROOT.parent / "shared" / "classifier-devset.jsonl"
+DEFAULT_DEVSET = next(
+    (
+        path
+        for path in (
+            ROOT.parent / "shared" / "classifier-devset.jsonl",
+            ROOT.parents[1] / "shared" / "classifier-devset.jsonl",
+        )
+        if path.is_file()
+    ),
+    ROOT.parent / "shared" / "classifier-devset.jsonl",
+)
+"""../shared/ beside the checkout, or two levels up from a worktree in /work/wt/<name>."""
 
 MIX: dict[str, float] = {FAST_PATH: 0.50, GENERAL: 0.35, HIGH_COMPUTE: 0.15}
 ANSWER_TOKENS: dict[str, tuple[int, int]] = {
@@ -86,13 +108,29 @@ ANSWER_TOKENS: dict[str, tuple[int, int]] = {
 }
 """Answer length by true label: uniform between the bounds."""
 RIGHT_SIZE: dict[str, str] = {FAST_PATH: "small", GENERAL: "medium", HIGH_COMPUTE: "large"}
-FLEET = (
-    ("large-1", "large", 20),
-    ("medium-1", "medium", 7),
-    ("small-1", "small", 1),
-    ("small-2", "small", 1),
+FLEET: tuple[tuple[str, str, int, dict[str, float]], ...] = (
+    ("large-1", "large", 20, {}),
+    ("medium-1", "medium", 7, {}),
+    ("small-1", "small", 1, {}),
+    (
+        "small-2",
+        "small",
+        1,
+        {"tokens_per_second": 320.0, "price_per_1k_input": 0.00008, "price_per_1k_output": 0.0003},
+    ),
 )
-"""(name, profile, slots). Small servers with one slot each, as llama.cpp serves by default."""
+"""(name, profile, slots, overrides of the profile). Small servers with one slot each, as
+llama.cpp serves by default; small-2 is an older, slower and cheaper card than small-1,
+so fast-path has two backends that differ and the in-lane strategies have a choice."""
+LANEWAY_STRATEGIES = (
+    "least-in-flight",
+    "weighted-round-robin",
+    "power-of-two-choices",
+    "peak-ewma",
+    "lowest-cost",
+    "affinity",
+)
+"""laneway's in-lane strategies; the first is its default."""
 BATCH_SLOWDOWN = 0.04
 """Each extra active request makes a decoding step 4 % longer (an assumption, not a
 measurement): with 20 active, each runs at 57 % of its solo speed and the server makes
@@ -124,10 +162,18 @@ class Server:
         """Hardware budget: output price x tokens/s (USD/s when it sells every token)."""
         return self.profile.price_per_1k_output / 1000 * self.tokens_per_second
 
+    @property
+    def weight(self) -> float:
+        """laneway's backend weight: the server's tokens/s with every slot busy."""
+        return round(self.tokens_per_second)
+
     def sim_args(self) -> list[str]:
         return [
             *("--profile", self.profile.name, "--max-concurrency", str(self.slots)),
             *("--batch-slowdown", str(self.batch_slowdown)),
+            *("--tokens-per-second", str(self.profile.tokens_per_second)),
+            *("--price-input", str(self.profile.price_per_1k_input)),
+            *("--price-output", str(self.profile.price_per_1k_output)),
         ]
 
     def work_seconds(self, answer_tokens: int) -> float:
@@ -136,7 +182,17 @@ class Server:
 
 def mixed_fleet(batch_slowdown: float) -> list[Server]:
     return [
-        Server(name, get_profile(profile), slots, batch_slowdown) for name, profile, slots in FLEET
+        Server(
+            name,
+            get_profile(profile).with_overrides(
+                tokens_per_second=overrides.get("tokens_per_second"),
+                price_per_1k_input=overrides.get("price_per_1k_input"),
+                price_per_1k_output=overrides.get("price_per_1k_output"),
+            ),
+            slots,
+            batch_slowdown,
+        )
+        for name, profile, slots, overrides in FLEET
     ]
 
 
@@ -394,6 +450,8 @@ class Oracle:
 @dataclass
 class Run:
     strategy: str
+    key: str = ""
+    """rr, wrr, lc, large, oracle or laneway:<in-lane strategy>."""
     outcomes: list[Outcome] = field(default_factory=list)
     stats: dict[str, dict[str, Any]] = field(default_factory=dict)
     """Each server's /admin/stats after the run."""
@@ -402,6 +460,12 @@ class Run:
     seconds: float = 0.0
     """Wall time of the run, from the first arrival until the last answer."""
     notes: str = ""
+    weights: dict[str, float] = field(default_factory=dict)
+    """The weights a weighted strategy was given, per server (empty: none)."""
+    laneway: bool = False
+    """A laneway run: its backends' max_concurrency holds (the direct clients have none)."""
+    records: dict[str, Any] = field(default_factory=dict)
+    """laneway runs: what the job records say (routes by true label, stage times)."""
 
 
 async def sim_stats(client: httpx.AsyncClient, sims: dict[str, SimProcess]) -> dict[str, Any]:
@@ -507,6 +571,7 @@ def summarize(run: Run, servers: dict[str, Server], all_large_cost: float) -> di
         ttfts = [o.ttft * 1000 for o in outcomes if o.ttft is not None]
         return {
             "latency_p50_ms": percentile(latencies, 50) if latencies else None,
+            "latency_p90_ms": percentile(latencies, 90) if latencies else None,
             "latency_p99_ms": percentile(latencies, 99) if latencies else None,
             "ttft_p50_ms": percentile(ttfts, 50) if ttfts else None,
             "ttft_p99_ms": percentile(ttfts, 99) if ttfts else None,
@@ -528,6 +593,7 @@ def summarize(run: Run, servers: dict[str, Server], all_large_cost: float) -> di
         server = servers[name]
         backends[name] = {
             "slots": server.slots,
+            "peak_in_flight": stats["peak_in_flight"],
             "peak_active": stats["peak_active"],
             "peak_queued": stats["peak_queued"],
             "steady_load": run.steady_load.get(name, 0.0),
@@ -537,8 +603,22 @@ def summarize(run: Run, servers: dict[str, Server], all_large_cost: float) -> di
     for o in run.outcomes:
         if not o.ok:
             errors[o.error or "?"] = errors.get(o.error or "?", 0) + 1
+    served = {name: sum(o.server == name for o in ok) for name in run.weights}
+    total_weight, total_served = sum(run.weights.values()), sum(served.values())
+    shares = {
+        name: {
+            "served": served[name],
+            "share": served[name] / total_served if total_served else None,
+            "weight_share": weight / total_weight,
+        }
+        for name, weight in run.weights.items()
+    }
     return {
         "strategy": run.strategy,
+        "key": run.key,
+        "laneway": run.laneway,
+        "records": run.records,
+        "weighted_shares": shares,
         "notes": run.notes,
         "seconds": run.seconds,
         "requests": len(run.outcomes),
@@ -575,6 +655,30 @@ def summarize(run: Run, servers: dict[str, Server], all_large_cost: float) -> di
     }
 
 
+def _pct(value: float | None) -> str:
+    return "-" if value is None else f"{value:.0%}"
+
+
+def over_limit(summary: dict[str, Any]) -> list[str]:
+    return [
+        f"{n} {b['peak_in_flight']}/{b['slots']}"
+        for n, b in summary["backends"].items()
+        if b["peak_in_flight"] > b["slots"]
+    ]
+
+
+def share_gap(summary: dict[str, Any]) -> float:
+    """The largest gap between a server's share of the answers and its weight's share,
+    relative to the weight's share."""
+    return max(
+        (
+            abs((x["share"] or 0.0) - x["weight_share"]) / x["weight_share"]
+            for x in summary["weighted_shares"].values()
+        ),
+        default=0.0,
+    )
+
+
 def _ms(value: float | None) -> str:
     if value is None:
         return "-"
@@ -587,10 +691,12 @@ def print_report(console: Console, summaries: list[dict[str, Any]], bound: float
         "strategy",
         "latency p50 / p99",
         "TTFT p50 / p99",
+        "fast-path p90",
         "cost",
         "saved vs all-large",
         "quality misses",
         "failed",
+        "over limit",
     ):
         table.add_column(column, justify="left" if column == "strategy" else "right")
     for s in summaries:
@@ -598,12 +704,19 @@ def print_report(console: Console, summaries: list[dict[str, Any]], bound: float
             s["strategy"],
             f"{_ms(s['latency_p50_ms'])} / {_ms(s['latency_p99_ms'])}",
             f"{_ms(s['ttft_p50_ms'])} / {_ms(s['ttft_p99_ms'])}",
+            _ms(s["per_label"][FAST_PATH]["latency_p90_ms"]),
             f"${s['cost_usd']:.4f}",
             f"{s['saved_vs_all_large']:.0%}" if s["saved_vs_all_large"] is not None else "-",
             f"{s['quality_misses']} ({s['quality_misses'] / max(1, s['requests']):.0%})",
             str(s["failed"]),
+            ", ".join(over_limit(s)) or "none",
         )
     console.print(table)
+    console.print(
+        "over limit: backends whose sim ever had more requests open (active + queued inside "
+        "it) than its slots; laneway's max_concurrency = the slots, so only the direct, "
+        "quality-blind clients may (they queue in the sim as nginx would)"
+    )
     console.print(
         f"cost-saving bound at this mix: {bound:.0%} of the all-large cost need not be spent "
         "(every request on its right-sized model)"
@@ -624,7 +737,9 @@ def print_report(console: Console, summaries: list[dict[str, Any]], bound: float
     console.print(per_label)
 
     backends = Table(
-        title="per backend: busy slots in the steady phase, peak active / slots, peak queued"
+        title="per backend: busy slots in the steady phase, peak requests open in the sim "
+        "(max over the run, the sim's own counter) / its slots = laneway's max_concurrency, "
+        "peak queued inside the sim"
     )
     backends.add_column("strategy")
     backends.add_column("backends", justify="left")
@@ -632,17 +747,153 @@ def print_report(console: Console, summaries: list[dict[str, Any]], bound: float
         backends.add_row(
             s["strategy"],
             "; ".join(
-                f"{n} {b['steady_load']:.0%}, {b['peak_active']}/{b['slots']}, "
+                f"{n} {b['steady_load']:.0%}, {b['peak_in_flight']}/{b['slots']}, "
                 f"queued {b['peak_queued']}"
                 for n, b in s["backends"].items()
             ),
         )
     console.print(backends)
     for s in summaries:
+        if s["weighted_shares"]:
+            console.print(
+                f"{s['strategy']}: served / weight share "
+                + ", ".join(
+                    f"{n} {_pct(x['share'])} / {x['weight_share']:.0%}"
+                    for n, x in s["weighted_shares"].items()
+                )
+                + f" (largest relative gap {share_gap(s):.0%})"
+            )
+    for s in summaries:
         if s["errors"]:
             console.print(f"{s['strategy']} failures: {s['errors']}")
         if s["notes"]:
             console.print(f"{s['strategy']}: {s['notes']}")
+
+
+# -- the targets (issue 11) ------------------------------------------------------------
+
+Verdict = tuple[bool, str] | None
+"""Met or not, and the numbers; None where a target does not apply."""
+
+
+def _lower(value: float | None, base: float | None, needed: float) -> Verdict:
+    if value is None or not base:
+        return None
+    drop = 1 - value / base
+    return drop >= needed, f"{drop:.0%} lower ({_ms(value)} vs {_ms(base)})"
+
+
+def _near(value: float | None, oracle: float | None, show: Callable[[float], str]) -> Verdict:
+    if value is None or not oracle:
+        return None
+    ratio = value / oracle - 1
+    return ratio <= 0.10, f"{ratio:+.0%} ({show(value)} vs {show(oracle)})"
+
+
+def _fewer_misses(run: dict[str, Any], base: dict[str, Any]) -> Verdict:
+    mine, theirs = run["quality_misses"], base["quality_misses"]
+    if not theirs:
+        return mine == 0, f"{mine} vs {theirs}"
+    return mine <= 0.1 * theirs, f"{1 - mine / theirs:.0%} fewer ({mine} vs {theirs})"
+
+
+def _fast_p90(run: dict[str, Any]) -> float | None:
+    value: float | None = run["per_label"][FAST_PATH]["latency_p90_ms"]
+    return value
+
+
+def check_targets(
+    summaries: list[dict[str, Any]], bound: float
+) -> list[tuple[str, dict[str, Verdict]]]:
+    """Issue 11's targets, for each laneway run against the baselines of the same run."""
+    by_key = {s["key"]: s for s in summaries}
+    runs = [s for s in summaries if s["laneway"]]
+    rows: list[tuple[str, dict[str, Verdict]]] = []
+
+    def row(target: str, verdict: Callable[[dict[str, Any]], Verdict]) -> None:
+        rows.append((target, {s["strategy"]: verdict(s) for s in runs}))
+
+    if large := by_key.get("large"):
+        row(
+            "p50 latency >= 40% below large-only",
+            lambda s: _lower(s["latency_p50_ms"], large["latency_p50_ms"], 0.40),
+        )
+        row(
+            "cost saving >= 80% of the bound",
+            lambda s: (
+                s["saved_vs_all_large"] >= 0.8 * bound,
+                f"{s['saved_vs_all_large'] / bound:.0%} of it ({s['saved_vs_all_large']:.0%} "
+                f"of {bound:.0%})",
+            ),
+        )
+    for key, name in (("rr", "round-robin"), ("lc", "least-conn"), ("wrr", "weighted RR")):
+        if base := by_key.get(key):
+            row(f">= 90% fewer quality misses than {name}", lambda s, b=base: _fewer_misses(s, b))
+            row(
+                f"fast-path p90 >= 40% below {name}",
+                lambda s, b=base: _lower(_fast_p90(s), _fast_p90(b), 0.40),
+            )
+    if oracle := by_key.get("oracle"):
+        for metric, field_name in (("p50", "latency_p50_ms"), ("p99", "latency_p99_ms")):
+            row(
+                f"{metric} latency within 10% of the oracle",
+                lambda s, f=field_name: _near(s[f], oracle[f], _ms),
+            )
+        row(
+            "cost within 10% of the oracle",
+            lambda s: _near(s["cost_usd"], oracle["cost_usd"], lambda x: f"${x:.4f}"),
+        )
+    row("no job failed", lambda s: (s["failed"] == 0, f"{s['failed']} of {s['requests']}"))
+    row(
+        "no backend above its max_concurrency",
+        lambda s: (
+            not over_limit(s),
+            ", ".join(over_limit(s))
+            or "peaks "
+            + ", ".join(f"{b['peak_in_flight']}/{b['slots']}" for b in s["backends"].values()),
+        ),
+    )
+    row(
+        "WRR shares within 10% of the weights",
+        lambda s: (
+            (share_gap(s) <= 0.10, f"largest gap {share_gap(s):.0%}")
+            if s["key"] == "laneway:weighted-round-robin"
+            else None
+        ),
+    )
+    return rows
+
+
+def print_targets(
+    console: Console, rows: list[tuple[str, dict[str, Verdict]]], default: str | None
+) -> None:
+    if not rows:
+        return
+    table = Table(title="Targets (issue 11): laneway against the baselines of this run")
+    table.add_column("target")
+    runs = list(rows[0][1])
+    for name in runs:
+        table.add_column(name.removeprefix("laneway: ") if name != default else name)
+    for target, verdicts in rows:
+        cells = []
+        for name in runs:
+            verdict = verdicts[name]
+            if verdict is None:
+                cells.append("-")
+            elif name == default:
+                cells.append(f"{'[green]PASS' if verdict[0] else '[red]MISS'}[/] {verdict[1]}")
+            else:
+                cells.append("[green]PASS[/]" if verdict[0] else "[red]MISS[/]")
+        table.add_row(target, *cells)
+    console.print(table)
+    for name in runs:
+        if name == default:
+            continue
+        console.print(f"[bold]{name}[/]:")
+        for target, verdicts in rows:
+            verdict = verdicts[name]
+            if verdict is not None:
+                console.print(f"  {'PASS' if verdict[0] else 'MISS'} {target}: {verdict[1]}")
 
 
 def laneway_overhead(
@@ -672,6 +923,39 @@ def laneway_overhead(
     }
 
 
+def oracle_gap(oracle: Run, laneway: Run, servers: dict[str, Server]) -> dict[str, Any] | None:
+    """Where laneway's distance from the oracle comes from: the requests it answered with
+    another size of model than the oracle (the classifier's misroutes), and what laneway's
+    p50 / p99 and cost would be had those requests gone where the oracle sent them (their
+    latency and cost taken from the oracle's run); the rest is queueing and overhead."""
+    moved_cost = 0.0
+    latencies: list[float] = []
+    misrouted: dict[str, int] = {}
+    pairs = zip(oracle.outcomes, laneway.outcomes, strict=True)
+    for o, w in pairs:
+        if not (o.ok and w.ok) or o.server not in servers or w.server not in servers:
+            continue
+        assert o.latency is not None and w.latency is not None
+        mine, right = servers[w.server].profile, servers[o.server].profile
+        if mine.name == right.name:
+            latencies.append(w.latency * 1000)
+            continue
+        kind = f"{o.arrival.label} on {mine.name}"
+        misrouted[kind] = misrouted.get(kind, 0) + 1
+        latencies.append(o.latency * 1000)
+        moved_cost += cost_of(mine, w.prompt_tokens, w.completion_tokens) - cost_of(
+            right, o.prompt_tokens, o.completion_tokens
+        )
+    if not latencies:
+        return None
+    return {
+        "misrouted": misrouted,
+        "misroutes_extra_cost_usd": moved_cost,
+        "p50_ms_if_routed_right": percentile(latencies, 50),
+        "p99_ms_if_routed_right": percentile(latencies, 99),
+    }
+
+
 # -- main ------------------------------------------------------------------------------
 
 
@@ -697,7 +981,10 @@ def laneway_lanes(
     fleet: list[Server],
     sims: dict[str, SimProcess],
     spill: dict[str, dict[str, Any]] | None = None,
+    balancing: str | None = None,
 ) -> dict[str, Any]:
+    """Each lane: its pool's servers as backends (weight = tokens/s, max_concurrency =
+    slots), concurrency = the pool's slots; ``balancing`` None keeps laneway's default."""
     lanes: dict[str, Any] = {}
     for lane in LANES:
         pool = [s for s in fleet if s.profile.name == RIGHT_SIZE[lane]]
@@ -708,6 +995,7 @@ def laneway_lanes(
                     "name": s.name,
                     "base_url": sims[s.name].url + "/v1",
                     "model": s.profile.model,
+                    "weight": s.weight,
                     "max_concurrency": s.slots,
                     "context_window": s.profile.context_window,
                     "price_per_1k_input": s.profile.price_per_1k_input,
@@ -718,6 +1006,8 @@ def laneway_lanes(
         }
         if spill and lane in spill:
             lanes[lane]["spillover"] = spill[lane]
+        if balancing is not None:
+            lanes[lane]["balancing"] = balancing
     return lanes
 
 
@@ -728,6 +1018,8 @@ async def run_laneway(
     steady_seconds: float,
     drain_limit: float,
     name: str = "laneway",
+    key: str = "laneway",
+    weights: dict[str, float] | None = None,
 ) -> Run:
     async with http_client() as client:
         url = api_url + "/v1/chat/completions"
@@ -739,8 +1031,13 @@ async def run_laneway(
         async def send(arrival: Arrival, outcome: Outcome) -> Outcome:
             return await stream_chat(client, url, arrival.body("auto"), outcome)
 
-        run = Run(name)
+        run = Run(name, key=key, laneway=True, weights=weights or {})
         await run_strategy(run, arrivals, sims, send, steady_seconds, drain_limit)
+        routes: dict[str, dict[str, int]] = {label: {} for label in LANES}
+        """True label -> the lane the classifier chose -> jobs."""
+        classify_ms: list[float] = []
+        wait_by_label: dict[str, list[float]] = {label: [] for label in LANES}
+        """Seconds from routing until a lane worker took the job, by true label."""
         strategies: dict[str, int] = {}
         spilled: dict[str, int] = {}
         classified: dict[str, list[float]] = {}
@@ -756,13 +1053,18 @@ async def run_laneway(
             strategies[strategy] = strategies.get(strategy, 0) + 1
             costs += job.get("cost") or 0.0
             first_lane = job.get("lane")
+            if job.get("created_at") and job.get("routed_at"):
+                classify_ms.append((job["routed_at"] - job["created_at"]) * 1000)
             if job.get("spillover"):
                 first_lane = job["spillover"]["from_lane"]
                 moved = f"{first_lane}→{job['spillover']['to_lane']}"
                 spilled[moved] = spilled.get(moved, 0) + 1
+            true_routes = routes[outcome.arrival.label]
+            true_routes[str(first_lane)] = true_routes.get(str(first_lane), 0) + 1
             if job.get("started_at") and job.get("routed_at"):
                 taken = job["started_at"] - job["routed_at"]
                 classified.setdefault(str(first_lane), []).append(taken)
+                wait_by_label[outcome.arrival.label].append(taken)
             if outcome.arrival.phase == "steady" and job.get("started_at") and job.get("ttft_ms"):
                 # Seconds after submission: classified, taken by a lane worker, first token.
                 created = job["created_at"]
@@ -786,12 +1088,49 @@ async def run_laneway(
         )
         run.notes += f"; routed until taken by a worker, by the lane classified into: {waits}"
         run.notes += f"; spilled {spilled or 'none'}"
+        misroutes = {
+            f"{label}→{lane}": n
+            for label, lanes in routes.items()
+            for lane, n in lanes.items()
+            if lane != label
+        }
+        run.notes += (
+            f"; classified into another lane than the true label: {sum(misroutes.values())} "
+            f"{misroutes}; classify stage (submitted → routed) p50 "
+            f"{percentile(classify_ms, 50):.0f} ms p99 {percentile(classify_ms, 99):.0f} ms"
+            if classify_ms
+            else ""
+        )
+        run.records = {
+            "routes_by_true_label": routes,
+            "misroutes": misroutes,
+            "classify_ms": {
+                "p50": percentile(classify_ms, 50) if classify_ms else None,
+                "p99": percentile(classify_ms, 99) if classify_ms else None,
+            },
+            "wait_routed_to_taken_s_by_true_label": {
+                label: {
+                    "p50": percentile(values, 50),
+                    "p99": percentile(values, 99),
+                    "max": max(values),
+                }
+                for label, values in wait_by_label.items()
+                if values
+            },
+            "stages_steady_p50_ms": {
+                stage: statistics.median(values) for stage, values in stages.items() if values
+            },
+            "classifier_strategy": strategies,
+            "laneway_cost_record_usd": costs,
+        }
     return run
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--quick", action="store_true", help="about two minutes")
+    parser.add_argument(
+        "--quick", action="store_true", help="fewer requests (115): about eight minutes"
+    )
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--rate", type=float, default=8.5, help="steady arrivals per second")
     parser.add_argument("--seconds", type=float, help="steady phase [default 20, quick 6]")
@@ -803,8 +1142,9 @@ def main() -> None:
     parser.add_argument("--json", type=Path, help="write every number here")
     parser.add_argument(
         "--only",
-        help="comma-separated subset: rr,wrr,lc,large,oracle,laneway [default: all of "
-        "these], and spill (laneway + spillover, only when named)",
+        help="comma-separated subset: rr,wrr,lc,large,oracle,laneway (one run per "
+        "--strategies) [default: all of these], and spill (laneway + spillover, only when "
+        "named)",
     )
     parser.add_argument(
         "--spill-after", type=float, default=1.0, help="spill run: fast-path's age limit"
@@ -821,11 +1161,27 @@ def main() -> None:
         help="spill run: high-compute jobs placed with at most this confidence move to "
         "general [default: not]",
     )
+    parser.add_argument(
+        "--strategies",
+        default=",".join(LANEWAY_STRATEGIES),
+        help="laneway's in-lane strategies to run, one laneway run each [default: all; "
+        "least-in-flight is laneway's default]",
+    )
+    parser.add_argument(
+        "--workers-per-lane",
+        type=int,
+        default=2,
+        help="lane worker processes per lane in the laneway runs (max_concurrency must "
+        "hold across them)",
+    )
     args = parser.parse_args()
     steady = args.seconds or (6.0 if args.quick else 20.0)
     burst = args.burst_seconds or (2.0 if args.quick else 4.0)
     drain = args.drain_limit or (30.0 if args.quick else 60.0)
     only = set((args.only or "rr,wrr,lc,large,oracle,laneway").split(","))
+    in_lane = args.strategies.split(",")
+    if unknown := set(in_lane) - set(LANEWAY_STRATEGIES):
+        raise SystemExit(f"unknown strategies {sorted(unknown)}; known: {LANEWAY_STRATEGIES}")
 
     console = Console(width=max(140, Console().width))
     arrivals = schedule(
@@ -859,7 +1215,7 @@ def main() -> None:
                 f"{s.name} ({s.profile.tokens_per_second:g} tok/s alone, {s.slots} slots, "
                 f"{s.tokens_per_second:.0f} tok/s full, ${s.profile.price_per_1k_input:g}/"
                 f"${s.profile.price_per_1k_output:g} per 1k in/out, budget "
-                f"{s.budget * 3600:.2f} $/h)"
+                f"{s.budget * 3600:.2f} $/h, laneway weight {s.weight:g})"
                 for s in group
             )
         )
@@ -906,24 +1262,44 @@ def main() -> None:
                         continue
                     group_sims = large_sims if group is large_only else fleet_sims
                     send = direct_sender(client, sims, pick, open_requests)
-                    run = await run_strategy(Run(name), arrivals, group_sims, send, steady, drain)
+                    weights = {s.name: float(s.slots) for s in fleet} if key == "wrr" else {}
+                    run = Run(name, key=key, weights=weights)
+                    await run_strategy(run, arrivals, group_sims, send, steady, drain)
                     runs.append(run)
                     console.print(f"ran {name}: {run.seconds:.0f} s")
 
         with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
             runner.run(direct_runs())
             if "laneway" in only:
-                console.print("starting laneway over the fleet ...")
-                with laneway_over(laneway_lanes(fleet, sims)) as system:
-                    run = runner.run(
-                        run_laneway(system.api_url, arrivals, fleet_sims, steady, drain)
-                    )
-                    runs.append(run)
-                    console.print(f"ran laneway: {run.seconds:.0f} s")
+                # fast-path is the lane with two backends: the strategies differ there.
+                pool = [s for s in fleet if s.profile.name == RIGHT_SIZE[FAST_PATH]]
+                for strategy in in_lane:
+                    default = strategy == LANEWAY_STRATEGIES[0]
+                    name = "laneway" if default else f"laneway: {strategy}"
+                    console.print(f"starting {name} ({args.workers_per_lane} workers per lane) ...")
+                    started_at = time.monotonic()
+                    lanes = laneway_lanes(fleet, sims, balancing=None if default else strategy)
+                    with laneway_over(lanes, workers_per_lane=args.workers_per_lane) as system:
+                        ready = time.monotonic() - started_at
+                        run = runner.run(
+                            run_laneway(
+                                system.api_url,
+                                arrivals,
+                                fleet_sims,
+                                steady,
+                                drain,
+                                name,
+                                f"laneway:{strategy}",
+                                {s.name: s.weight for s in pool},
+                            )
+                        )
+                        runs.append(run)
+                        console.print(f"ran {name}: {run.seconds:.0f} s (ready in {ready:.0f} s)")
             if "spill" in only:
                 rules = spillover(args.spill_to.split(","), args.spill_after, args.spill_confidence)
                 console.print(f"starting laneway with spillover {rules} ...")
-                with laneway_over(laneway_lanes(fleet, sims, rules)) as system:
+                lanes = laneway_lanes(fleet, sims, rules)
+                with laneway_over(lanes, workers_per_lane=args.workers_per_lane) as system:
                     run = runner.run(
                         run_laneway(
                             system.api_url,
@@ -932,6 +1308,7 @@ def main() -> None:
                             steady,
                             drain,
                             "laneway + spillover",
+                            "laneway+spill",
                         )
                     )
                     runs.append(run)
@@ -940,6 +1317,7 @@ def main() -> None:
     summaries = [summarize(run, servers, all_large) for run in runs]
     load_after = os.getloadavg()
     print_report(console, summaries, bound)
+    targets = check_targets(summaries, bound)
     by_name = {run.strategy: run for run in runs}
     overhead = None
     if "oracle" in by_name and "laneway" in by_name:
@@ -951,6 +1329,26 @@ def main() -> None:
                 f"+{overhead['ttft_ms']:.0f} ms, latency +{overhead['latency_ms']:.0f} ms "
                 "(medians of the differences)"
             )
+    gaps: dict[str, Any] = {}
+    if "oracle" in by_name:
+        oracle_summary = next(x for x in summaries if x["key"] == "oracle")
+        for run in runs:
+            if not run.laneway or not (gap := oracle_gap(by_name["oracle"], run, servers)):
+                continue
+            gaps[run.strategy] = gap
+            summary = next(x for x in summaries if x["strategy"] == run.strategy)
+            console.print(
+                f"{run.strategy} against the oracle: {sum(gap['misrouted'].values())} requests "
+                f"on another size of model ({gap['misrouted']}) cost "
+                f"${gap['misroutes_extra_cost_usd']:.4f} more (of a gap of "
+                f"${summary['cost_usd'] - oracle_summary['cost_usd']:.4f}); with those "
+                f"requests answered as in the oracle's run, p50 "
+                f"{_ms(gap['p50_ms_if_routed_right'])} (measured "
+                f"{_ms(summary['latency_p50_ms'])}, oracle "
+                f"{_ms(oracle_summary['latency_p50_ms'])}), p99 "
+                f"{_ms(gap['p99_ms_if_routed_right'])}"
+            )
+    print_targets(console, targets, "laneway" if "laneway" in by_name else None)
     console.print(
         f"load average {load_before[0]:.2f} before, {load_after[0]:.2f} after "
         f"({os.cpu_count()} cores)"
@@ -978,6 +1376,10 @@ def main() -> None:
                     "all_large_cost_usd": all_large,
                     "load_average": [load_before[0], load_after[0]],
                     "laneway_overhead": overhead,
+                    "oracle_gap": gaps,
+                    "targets": [
+                        {"target": target, "runs": verdicts} for target, verdicts in targets
+                    ],
                     "strategies": summaries,
                 },
                 indent=2,

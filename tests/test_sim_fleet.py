@@ -182,11 +182,13 @@ def test_requests_beyond_the_slots_wait_in_arrival_order(one_slot: SimBackendPro
     assert times[2][1] - times[0][0] >= 2.99  # one after the other, 1 s each
     stats = wait_for_stats(one_slot, lambda s: s["active"] == 0)
     assert (stats["peak_active"], stats["peak_queued"], stats["slots"]) == (1, 2, 1)
+    assert stats["peak_in_flight"] == 3  # what the clients had open at once
     assert stats["queued"] == 0
     assert stats["busy_slot_seconds"] >= 2.99
 
     reset = httpx.post(one_slot.root + "/admin/reset").json()
     assert (reset["peak_active"], reset["peak_queued"], reset["busy_slot_seconds"]) == (0, 0, 0)
+    assert reset["peak_in_flight"] == 0
 
 
 def test_a_queued_stream_sends_nothing_until_it_has_a_slot(one_slot: SimBackendProcess) -> None:

@@ -57,6 +57,8 @@ class Engine:
         self._stamp = time.monotonic()
         self.peak_active = 0
         self.peak_queued = 0
+        self.peak_in_flight = 0
+        """Most requests holding or waiting for a slot at once: what the clients sent."""
         self._busy = 0.0
         self._busy_stamp = self._stamp
 
@@ -116,10 +118,12 @@ class Engine:
     async def _acquire(self) -> None:
         if not self.slots or (self.active < self.slots and not self._queue):
             self._set_active(self.active + 1)
+            self._count_in_flight()
             return
         waiter: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         self._queue.append(waiter)
         self.peak_queued = max(self.peak_queued, self.queued)
+        self._count_in_flight()
         try:
             await waiter  # _release hands its slot over: ``active`` is already counted
         except asyncio.CancelledError:
@@ -128,6 +132,9 @@ class Engine:
             elif waiter in self._queue:  # (_release may have dropped it already)
                 self._queue.remove(waiter)
             raise
+
+    def _count_in_flight(self) -> None:
+        self.peak_in_flight = max(self.peak_in_flight, self.active + self.queued)
 
     def _release(self) -> None:
         while self._queue:
@@ -143,6 +150,7 @@ class Engine:
         """Peaks restart from the current state; busy slot-seconds from zero."""
         self.peak_active = self.active
         self.peak_queued = len(self._queue)
+        self.peak_in_flight = self.active + len(self._queue)
         self._busy = 0.0
         self._busy_stamp = time.monotonic()
 
@@ -155,6 +163,7 @@ class Engine:
             "queued": self.queued,
             "peak_active": self.peak_active,
             "peak_queued": self.peak_queued,
+            "peak_in_flight": self.peak_in_flight,
             "busy_slot_seconds": round(busy, 3),
         }
 
