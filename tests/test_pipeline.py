@@ -215,7 +215,18 @@ def test_metrics_count_jobs_across_processes(system: System) -> None:
                 values[name] = float(value)
         return values
 
+    def quiet(values: dict[str, float]) -> bool:
+        busy = ("laneway_queue_depth{", "laneway_backend_in_flight{")
+        return not any(v for name, v in values.items() if name.startswith(busy))
+
+    # Jobs of earlier tests on this shared system may still be finishing: the deltas
+    # below are only this test's once nothing is queued or calling a backend.
+    deadline = time.monotonic() + 30
     before = scrape()
+    while not quiet(before) or not quiet(scrape()):
+        assert time.monotonic() < deadline, "the system never went quiet"
+        time.sleep(0.2)
+        before = scrape()
     with system.client() as client:
         job_id = client.post("/v1/jobs", json=chat("hi", route="fast-path")).json()["id"]
         job = wait_job(client, job_id)
