@@ -27,6 +27,14 @@ async def _request(
     return status, await reader.readexactly(length)
 
 
+def post_head(host: str, path: str, body: bytes) -> bytes:
+    """The head of an HTTP/1.1 POST of a JSON ``body`` (kept-alive connection)."""
+    return (
+        f"POST {path} HTTP/1.1\r\nHost: {host}\r\nContent-Type: application/json\r\n"
+        f"Content-Length: {len(body)}\r\n\r\n"
+    ).encode()
+
+
 async def run_load(
     url: str,
     path: str,
@@ -46,10 +54,7 @@ async def run_load(
         try:
             for i in counter:
                 body = json.dumps(make_body(i)).encode()
-                head = (
-                    f"POST {path} HTTP/1.1\r\nHost: {host}\r\nContent-Type: application/json\r\n"
-                    f"Content-Length: {len(body)}\r\n\r\n"
-                ).encode()
+                head = post_head(host, path, body)
                 status, _ = await _request(reader, writer, head, body)
                 if status != 200:
                     failures += 1

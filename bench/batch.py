@@ -38,7 +38,7 @@ import typer
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench._common import BenchSystem, laneway_system
-from bench._loadgen import _request
+from bench._loadgen import _request, post_head
 from laneway.settings import BatchConfig
 
 ZERO = ["--profile", "zero"]
@@ -222,10 +222,7 @@ async def direct_jobs(api_url: str, total: int, connections: int) -> tuple[float
         try:
             for n in counter:
                 body = json.dumps(chat_body(n)).encode()
-                head = (
-                    f"POST /v1/jobs HTTP/1.1\r\nHost: {host}\r\nContent-Type: application/json"
-                    f"\r\nContent-Length: {len(body)}\r\n\r\n"
-                ).encode()
+                head = post_head(host, "/v1/jobs", body)
                 status, answer = await _request(reader, writer, head, body)
                 while status == 429:  # a full queue: wait it out, as the batch driver does
                     await asyncio.sleep(0.2)

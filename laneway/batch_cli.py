@@ -239,6 +239,13 @@ def _print_batch(batch: dict[str, Any]) -> None:
         out.print(f"  line {error.get('line')}: {error.get('message')} [{error.get('code')}]")
 
 
+def _show(batch: dict[str, Any], as_json: bool) -> None:
+    if as_json:
+        out.print_json(json.dumps(batch))
+    else:
+        _print_batch(batch)
+
+
 @app.command()
 def status(
     batch_id: Annotated[str, typer.Argument(help="batch id")],
@@ -248,11 +255,7 @@ def status(
     config: ConfigOption = None,
 ) -> None:
     """A batch's status, line counts, files and validation errors."""
-    batch = _one("status", batch_id, api, api_key, config)
-    if as_json:
-        out.print_json(json.dumps(batch))
-    else:
-        _print_batch(batch)
+    _show(_one("status", batch_id, api, api_key, config), as_json)
 
 
 @app.command()
@@ -264,8 +267,4 @@ def cancel(
     config: ConfigOption = None,
 ) -> None:
     """Cancel a batch: lines not yet started never run, finished ones are kept."""
-    batch = _one("cancel", batch_id, api, api_key, config)
-    if as_json:
-        out.print_json(json.dumps(batch))
-    else:
-        _print_batch(batch)
+    _show(_one("cancel", batch_id, api, api_key, config), as_json)
