@@ -150,13 +150,25 @@ def packaged_files() -> list[Path]:
     return sorted(p for p in EXAMPLES_DIR.iterdir() if p.suffix in BANK_SUFFIXES)
 
 
-def load_bank(extra: Path | None = None) -> list[Example]:
-    """The packaged bank, plus the user's file ``extra``."""
-    bank = [example for path in packaged_files() for example in load_examples(path)]
+def load_bank(extra: Path | None = None, group_by_file: bool = False) -> list[Example]:
+    """The packaged bank, plus the user's file ``extra``. ``group_by_file``: each
+    example's group is its file's name (held-out evaluation then leaves whole files out:
+    requests written by another hand, not only another template)."""
+    bank = [example for path in packaged_files() for example in _file_examples(path, group_by_file)]
     if extra is not None:
-        bank.extend(load_user_examples(Path(extra)))
+        user = load_user_examples(Path(extra))
+        bank.extend(_regroup(user, Path(extra).name) if group_by_file else user)
     check_bank(bank)
     return bank
+
+
+def _file_examples(path: Path, group_by_file: bool) -> list[Example]:
+    examples = load_examples(path)
+    return _regroup(examples, path.name) if group_by_file else examples
+
+
+def _regroup(examples: Sequence[Example], group: str) -> list[Example]:
+    return [replace(e, group=group) for e in examples]
 
 
 def check_bank(bank: Sequence[Example]) -> None:

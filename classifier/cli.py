@@ -232,6 +232,14 @@ def eval_command(
             help="hold out groups of this example file (YAML/JSONL) instead of the bank's",
         ),
     ] = None,
+    by_file: Annotated[
+        bool,
+        typer.Option(
+            "--by-file",
+            help="hold out one whole bank file per fold (leave-one-file-out) instead of "
+            "folds of template groups",
+        ),
+    ] = False,
     as_json: Annotated[bool, typer.Option("--json", help="print JSON")] = False,
 ) -> None:
     """Accuracy, confusion, per-family scores and a reliability table, on FILE or the bank.
@@ -250,9 +258,16 @@ def eval_command(
     else:
         name = _resolved(config, strategy)
         try:
-            bank = load_examples(bank_file) if bank_file else load_bank(config.examples_file)
+            if bank_file:
+                bank = load_examples(bank_file)
+            else:
+                bank = load_bank(config.examples_file, group_by_file=by_file)
         except BankError as exc:
             _fail(str(exc))
+        if by_file:
+            if bank_file:
+                _fail("--by-file holds out the bank's files; it does not apply to --bank")
+            folds = len({e.group for e in bank})
         items = as_items(bank)
         source = bank_file.name if bank_file else "the example bank"
         if _trainable(name):
@@ -263,7 +278,11 @@ def eval_command(
                 folds,
                 lambda done, total: err.print(f"  fold {done}/{total} done"),
             )
-            title = f"{name}, {folds} folds of template groups held out, on {source}"
+            title = (
+                f"{name}, each of {folds} bank files held out in turn, on {source}"
+                if by_file
+                else f"{name}, {folds} folds of template groups held out, on {source}"
+            )
         else:
             decided = build_strategy(config, name).classify_batch([i.request for i in items])
             title = f"{name} (nothing trained) on {source}"

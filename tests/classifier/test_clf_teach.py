@@ -20,6 +20,7 @@ from classifier.bank import (
     load_bank,
     load_examples,
     load_user_examples,
+    packaged_files,
 )
 from classifier.calibration import group_folds, holdout_split, reliability
 from classifier.cli import app
@@ -174,6 +175,21 @@ def test_classify_eval_prints_the_reliability_table_of_the_bank() -> None:
     printed = runner.invoke(app, ["eval", "-s", "rules"])
     assert printed.exit_code == 0
     assert "reliability" in printed.stdout and "ECE" in printed.stdout
+
+
+def test_classify_eval_by_file_scores_each_bank_file_as_one_family(tmp_path: Path) -> None:
+    result = runner.invoke(app, ["eval", "-s", "rules", "--by-file", "--json"])
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.stdout)
+    assert set(report["per_family"]) == {p.name for p in packaged_files()}
+    assert report["n"] == len(load_bank())
+    grouped = load_bank(group_by_file=True)
+    assert [e.request for e in grouped] == [e.request for e in load_bank()]
+    bank = tmp_path / "bank.jsonl"
+    bank.write_text(json.dumps({"text": "hi", "lane": "fast-path"}) + "\n")
+    refused = runner.invoke(app, ["eval", "-s", "rules", "--by-file", "--bank", str(bank)])
+    assert refused.exit_code == 2 and "--by-file" in refused.output
+    assert "Traceback" not in refused.output
 
 
 # -- export ------------------------------------------------------------------------------
