@@ -15,9 +15,10 @@ strategy per family is printed for every strategy with trained heads.
 ``--cold-start`` measures instead what a classifier process started on a fresh machine
 sees, in new processes with an empty cache directory (``--runs`` times, median): the
 seconds from process start (imports included) to its first answer, and to its full
-(MiniLM) head, with the heads shipped in ``classifier/heads/`` and without them (the
-path a changed bank or a user examples file takes: train the quick head, then encode the
-bank in the background).
+(MiniLM) head: with the heads shipped in ``classifier/heads/``; with a user examples file
+(the heads are trained at start, the full head from the shipped bank vectors plus the
+file's own texts); and with nothing shipped (a changed bank: train the quick head, then
+encode the whole bank in the background).
 """
 
 from __future__ import annotations
@@ -61,11 +62,19 @@ started = time.perf_counter()
 import sys
 from pathlib import Path
 import classifier.strategies.embedding as embedding
+examples_file = None
 if sys.argv[1] == "without":
     embedding.PACKAGED_HEADS_DIR = Path(sys.argv[2]) / "no-packaged-heads"
+if sys.argv[1] == "user":
+    examples_file = Path(sys.argv[2]) / "mine.yaml"
+    examples_file.write_text(
+        "fast-path:\\n  - run the weekly churn digest for the us accounts\\n"
+        "  - run the daily churn digest for the eu accounts\\n"
+        "general:\\n  - draft the quarterly churn commentary for the board\\n"
+    )
 from classifier.strategies import build_strategy
 from laneway.settings import ClassifierConfig
-strategy = build_strategy(ClassifierConfig(), "auto")
+strategy = build_strategy(ClassifierConfig(examples_file=examples_file), "auto")
 strategy.classify({"messages": [{"role": "user", "content": "Explain how tides work."}]})
 answered = time.perf_counter() - started
 strategy.model.wait_ready()
@@ -80,7 +89,7 @@ def cold_start(runs: int) -> int:
     table = Table(title=f"cold start: new process, empty cache (median of {runs})")
     for column in ("heads", "first answer s", "full head s"):
         table.add_column(column, justify="right")
-    for mode in ("with", "without"):
+    for mode in ("with", "user", "without"):
         answers, fulls = [], []
         for _ in range(runs):
             with tempfile.TemporaryDirectory(prefix="laneway-cold-") as empty:
@@ -96,7 +105,11 @@ def cold_start(runs: int) -> int:
             answer, full = (float(x) for x in done.stdout.split()[-2:])
             answers.append(answer)
             fulls.append(full)
-        label = "shipped (classifier/heads/)" if mode == "with" else "trained at start"
+        label = {
+            "with": "shipped (classifier/heads/)",
+            "user": "user examples file: trained at start, shipped bank vectors",
+            "without": "changed bank: trained at start, every text encoded",
+        }[mode]
         table.add_row(label, f"{statistics.median(answers):.1f}", f"{statistics.median(fulls):.1f}")
     console.print(table)
     return 0

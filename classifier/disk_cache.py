@@ -90,20 +90,21 @@ def load_npz(path: Path) -> dict[str, npt.NDArray[Any]] | None:
 
 
 class VectorCache:
-    """MiniLM vectors of bank texts on disk, one row per text (float16), keyed by text."""
+    """MiniLM vectors of bank texts on disk, one row per text (float16), keyed by text.
 
-    def __init__(self, path: Path | None) -> None:
+    ``shipped`` names a read-only file of vectors that came with the package (the
+    packaged bank's, int8, see :func:`save_shipped_vectors`): texts found there are
+    never encoded again, so a user's examples file costs a MiniLM pass over its own
+    texts only."""
+
+    def __init__(self, path: Path | None, shipped: Path | None = None) -> None:
         self.path = path
+        self.shipped = shipped
 
     def load(self) -> dict[bytes, FloatArray]:
-        data = load_npz(self.path) if self.path is not None else None
-        if data is None or "keys" not in data or "vectors" not in data:
-            return {}
-        vectors = data["vectors"].astype(np.float32)
-        keys = data["keys"]
-        if keys.dtype != np.uint8 or keys.ndim != 2 or len(keys) != len(vectors):
-            return {}
-        return {k.tobytes(): vectors[i] for i, k in enumerate(keys)}
+        known = _read_vectors(self.shipped)
+        known.update(_read_vectors(self.path))
+        return known
 
     def lookup(self, texts: Sequence[str]) -> tuple[FloatArray | None, list[int]]:
         """``(vectors or None, indices of texts not cached)``."""
@@ -125,7 +126,8 @@ class VectorCache:
         if self.path is None:
             return encoder.encode(list(texts))
         with file_lock(self.path.with_suffix(".lock")):
-            known = self.load()
+            local = _read_vectors(self.path)
+            known = {**_read_vectors(self.shipped), **local}
             # Shortest first, in chunks: little padding, and ``stop`` is seen quickly.
             missing = sorted({t for t in texts if text_key(t) not in known}, key=len)
             if missing:
@@ -136,15 +138,47 @@ class VectorCache:
                     break
                 part = missing[start : start + chunk]
                 for text, vector in zip(part, encoder.encode(part), strict=True):
-                    known[text_key(text)] = vector
+                    known[text_key(text)] = local[text_key(text)] = vector
                 done += len(part)
             if done:
-                keys = list(known)
+                keys = list(local)
                 atomic_save(
                     self.path,
                     keys=np.frombuffer(b"".join(keys), dtype=np.uint8).reshape(-1, 16),
-                    vectors=np.stack([known[k] for k in keys]).astype(np.float16),
+                    vectors=np.stack([local[k] for k in keys]).astype(np.float16),
                 )
             if done < len(missing):
                 return None
         return np.stack([known[text_key(t)] for t in texts]).astype(np.float32)
+
+
+def _read_vectors(path: Path | None) -> dict[bytes, FloatArray]:
+    """Vectors of a cache file (float16) or a shipped file (int8 + a scale per row)."""
+    data = load_npz(path) if path is not None else None
+    if data is None or "keys" not in data or "vectors" not in data:
+        return {}
+    vectors = data["vectors"].astype(np.float32)
+    if "scales" in data:
+        vectors *= data["scales"].astype(np.float32)[:, None]
+    keys = data["keys"]
+    if keys.dtype != np.uint8 or keys.ndim != 2 or len(keys) != len(vectors):
+        return {}
+    return {k.tobytes(): vectors[i] for i, k in enumerate(keys)}
+
+
+def save_shipped_vectors(path: Path, texts: Sequence[str], vectors: FloatArray) -> None:
+    """Write ``texts``' vectors for shipping: int8 with one scale per row (a quarter of
+    float32; the heads never notice the rounding), compressed, sorted by key so an
+    unchanged bank rewrites the same bytes."""
+    rows = sorted({text_key(t): v for t, v in zip(texts, vectors, strict=True)}.items())
+    matrix = np.stack([v for _, v in rows]).astype(np.float32)
+    scales = np.maximum(np.abs(matrix).max(axis=1), 1e-12) / 127.0
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.stem}.tmp.npz")
+    np.savez_compressed(
+        tmp,
+        keys=np.frombuffer(b"".join(k for k, _ in rows), dtype=np.uint8).reshape(-1, 16),
+        vectors=np.round(matrix / scales[:, None]).astype(np.int8),
+        scales=scales.astype(np.float32),
+    )
+    os.replace(tmp, path)

@@ -45,7 +45,14 @@ import numpy as np
 import numpy.typing as npt
 
 from classifier.bank import Example, bank_digest, check_bank, load_bank, load_user_examples
-from classifier.disk_cache import VectorCache, atomic_save, cache_dir, load_npz, model_digest
+from classifier.disk_cache import (
+    VectorCache,
+    atomic_save,
+    cache_dir,
+    load_npz,
+    model_digest,
+    save_shipped_vectors,
+)
 from classifier.features import FEATURE_NAMES, feature_vector, last_user_text
 from classifier.strategies import FullHead
 from classifier.strategies.base import Decision, Request, Strategy
@@ -111,8 +118,11 @@ class EmbeddingStrategy(Strategy):
         self.cache_key = heads_key(self.bank, digest, self.encoder.max_tokens)
         self.version = self.cache_key
         self._heads_path = root / f"heads-{self.cache_key}.npz" if root else None
+        vectors_name = f"minilm-{digest}-{self.encoder.max_tokens}.npz"
+        self.packaged_vectors_path = PACKAGED_HEADS_DIR / vectors_name
         self._vectors = VectorCache(
-            root / f"minilm-{digest}-{self.encoder.max_tokens}.npz" if root else None
+            root / vectors_name if root else None,
+            shipped=self.packaged_vectors_path if packaged_heads else None,
         )
         self.quick_calls = 0
         self.full_calls = 0
@@ -137,10 +147,9 @@ class EmbeddingStrategy(Strategy):
             self._y = np.array([self.lanes.index(e.lane) for e in self.bank], dtype=np.int64)
             self._weights = np.array([e.weight for e in self.bank], dtype=np.float32)
             self.quick_head = self._train_quick()
-            _, missing = self._vectors.lookup(texts)
             if full_head == "off":
                 self._ready.set()
-            elif full_head == "background" and missing:
+            elif full_head == "background":
                 self._thread = threading.Thread(
                     target=self._build_full, name="classifier-full-head", daemon=True
                 )
@@ -216,6 +225,14 @@ class EmbeddingStrategy(Strategy):
             full_b=full.b,
         )
         os.replace(tmp, path)
+
+    def save_vectors(self, path: Path) -> None:
+        """Write the bank texts' MiniLM vectors for shipping beside the heads."""
+        texts = [e.text for e in self.bank]
+        vectors = self._vectors.vectors(texts, self.encoder)
+        if vectors is None:
+            raise RuntimeError("the bank's vectors could not be computed")
+        save_shipped_vectors(path, texts, vectors)
 
     def _build_full(self) -> None:
         if self._thread is not None:

@@ -129,12 +129,18 @@ def test_quick_only_never_runs_minilm(quick_only: EmbeddingStrategy) -> None:
 def test_cold_build_then_warm_start_loads_the_cached_heads(
     encoder: MiniLMEncoder, counting: CountingEncoder, small_bank: list[Example]
 ) -> None:
-    cold = EmbeddingStrategy(encoder=encoder, bank=small_bank, full_head="now")
+    # packaged_heads=False: nothing shipped (the bank's texts are also in the shipped
+    # vectors, which test_clf_packaged_heads covers), only the machine's own cache.
+    cold = EmbeddingStrategy(
+        encoder=encoder, bank=small_bank, full_head="now", packaged_heads=False
+    )
     assert not cold.loaded_from_cache and cold.full_ready
     assert counting.texts == len({e.text for e in small_bank})
 
     counting.texts = 0
-    warm = EmbeddingStrategy(encoder=encoder, bank=small_bank, full_head="now")
+    warm = EmbeddingStrategy(
+        encoder=encoder, bank=small_bank, full_head="now", packaged_heads=False
+    )
     assert warm.loaded_from_cache and warm.full_ready
     assert counting.texts == 0  # nothing embedded, nothing trained
     assert warm.cache_key == cold.cache_key
@@ -149,7 +155,9 @@ def test_cold_build_then_warm_start_loads_the_cached_heads(
         chat("Describe a walk along a foggy canal."),
         "Describe a walk along a foggy canal.",
     )
-    grown = EmbeddingStrategy(encoder=encoder, bank=[*small_bank, extra], full_head="now")
+    grown = EmbeddingStrategy(
+        encoder=encoder, bank=[*small_bank, extra], full_head="now", packaged_heads=False
+    )
     assert not grown.loaded_from_cache and grown.cache_key != cold.cache_key
     assert counting.texts == 1
 

