@@ -22,6 +22,19 @@ from classifier.strategies.embedding import PACKAGED_HEADS_DIR, EmbeddingStrateg
 from classifier.strategies.minilm import DEFAULT_MAX_TOKENS, MiniLMEncoder, model_dir
 
 
+def _record_encodes(encoder: MiniLMEncoder, monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """The texts ``encoder`` runs through MiniLM from now on."""
+    encoded: list[str] = []
+    original = encoder.encode
+
+    def counting(texts: list[str]):  # type: ignore[no-untyped-def]
+        encoded.extend(texts)
+        return original(texts)
+
+    monkeypatch.setattr(encoder, "encode", counting)
+    return encoded
+
+
 def test_the_shipped_heads_are_those_of_the_packaged_bank() -> None:
     expected = heads_key(load_bank(), model_digest(model_dir()), DEFAULT_MAX_TOKENS)
     shipped = sorted(p.name for p in PACKAGED_HEADS_DIR.glob("heads-*.npz"))
@@ -41,14 +54,7 @@ def test_a_cold_start_loads_the_shipped_heads_and_encodes_nothing(
 ) -> None:
     monkeypatch.setenv("LANEWAY_CACHE_DIR", str(tmp_path))
     encoder = MiniLMEncoder()
-    encoded: list[str] = []
-    original = encoder.encode
-
-    def counting(texts: list[str]):  # type: ignore[no-untyped-def]
-        encoded.extend(texts)
-        return original(texts)
-
-    monkeypatch.setattr(encoder, "encode", counting)
+    encoded = _record_encodes(encoder, monkeypatch)
     strategy = EmbeddingStrategy(encoder=encoder, quick_threshold=1.01)
     assert strategy.heads_source == "packaged" and strategy.full_ready
     assert encoded == []  # no MiniLM pass over the bank
@@ -88,14 +94,7 @@ def test_a_user_examples_file_encodes_only_its_own_texts_for_the_full_head(
         "  - run the daily churn digest for the eu accounts\n"
     )
     encoder = MiniLMEncoder()
-    encoded: list[str] = []
-    original = encoder.encode
-
-    def counting(texts: list[str]):  # type: ignore[no-untyped-def]
-        encoded.extend(texts)
-        return original(texts)
-
-    monkeypatch.setattr(encoder, "encode", counting)
+    encoded = _record_encodes(encoder, monkeypatch)
     strategy = EmbeddingStrategy(encoder=encoder, examples_file=mine)
     try:
         assert strategy.heads_source == "trained"
