@@ -38,8 +38,9 @@ import os
 import threading
 import time
 from collections.abc import Sequence
+from dataclasses import replace
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 import numpy as np
 import numpy.typing as npt
@@ -63,7 +64,7 @@ from laneway.lanes import LANES, Lane
 
 log = logging.getLogger(__name__)
 
-HEADS_VERSION = "3"
+HEADS_VERSION = "4"
 """Bump when the features or the training change: cached heads are keyed by it."""
 
 PACKAGED_HEADS_DIR = Path(__file__).resolve().parent.parent / "heads"
@@ -132,10 +133,11 @@ class EmbeddingStrategy(Strategy):
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self.heads_source: HeadsSource = "trained"
-        if self._heads_path is not None and self._load_heads(self._heads_path):
-            self.heads_source = "cache"
-        elif packaged_heads and self._load_heads(self.packaged_heads_path):
+        # The shipped file first: same key, same training, plus its fitted temperatures.
+        if packaged_heads and self._load_heads(self.packaged_heads_path):
             self.heads_source = "packaged"
+        elif self._heads_path is not None and self._load_heads(self._heads_path):
+            self.heads_source = "cache"
         self.loaded_from_cache = self.heads_source != "trained"
         if not self.loaded_from_cache:
             # Training inputs; a warm start needs none of them.
@@ -146,6 +148,7 @@ class EmbeddingStrategy(Strategy):
             )
             self._y = np.array([self.lanes.index(e.lane) for e in self.bank], dtype=np.int64)
             self._weights = np.array([e.weight for e in self.bank], dtype=np.float32)
+            self._temperatures = shipped_temperatures() if packaged_heads else (1.0, 1.0)
             self.quick_head = self._train_quick()
             if full_head == "off":
                 self._ready.set()
@@ -169,13 +172,14 @@ class EmbeddingStrategy(Strategy):
         return np.hstack([static, vectors, features])
 
     def _train_quick(self) -> Head:
-        return train_softmax(
+        head = train_softmax(
             self._quick_dense(self.bank_static, self._bank_features),
             self._bank_lexical,
             self._y,
             len(self.lanes),
             weights=self._weights,
         )
+        return replace(head, temperature=self._temperatures[0])
 
     @property
     def packaged_heads_path(self) -> Path:
@@ -188,8 +192,9 @@ class EmbeddingStrategy(Strategy):
         if data is None:
             return False
         try:
-            quick = Head(data["quick_dense"], data["quick_sparse"], data["quick_b"])
-            full = Head(data["full_dense"], data["full_sparse"], data["full_b"])
+            quick_t, full_t = _temperature(data, "quick"), _temperature(data, "full")
+            quick = Head(data["quick_dense"], data["quick_sparse"], data["quick_b"], quick_t)
+            full = Head(data["full_dense"], data["full_sparse"], data["full_b"], full_t)
         except KeyError:
             return False
         width = self.static.hidden + self.encoder.hidden + len(FEATURE_NAMES)
@@ -215,16 +220,30 @@ class EmbeddingStrategy(Strategy):
             raise RuntimeError("the full head is not built")
         path.parent.mkdir(parents=True, exist_ok=True)
         tmp = path.with_name(f".{path.name}.tmp.npz")
-        np.savez_compressed(
-            tmp,
-            quick_dense=self.quick_head.dense_w,
-            quick_sparse=self.quick_head.sparse_w,
-            quick_b=self.quick_head.b,
-            full_dense=full.dense_w,
-            full_sparse=full.sparse_w,
-            full_b=full.b,
-        )
+        np.savez_compressed(tmp, **_head_arrays(self.quick_head, full))  # type: ignore[arg-type]
         os.replace(tmp, path)
+
+    def calibrate(self, quick: float, full: float) -> None:
+        """Set the heads' temperatures (``tools/build_heads.py`` fits them on held-out
+        folds with :func:`classifier.training.fit_temperature`)."""
+        self.quick_head = replace(self.quick_head, temperature=quick)
+        if self._full is not None:
+            self._full = replace(self._full, temperature=full)
+
+    def head_logits(self, requests: Sequence[Request]) -> tuple[FloatArray, FloatArray]:
+        """Both heads' raw logits (before any temperature) for ``requests``."""
+        full = self._full
+        if full is None:
+            raise RuntimeError("the full head is not built")
+        texts = [last_user_text(r) or " " for r in requests]
+        static = self.static.encode(texts)
+        lexical = ngram_counts(texts)
+        features = np.array([feature_vector(r) for r in requests], dtype=np.float32)
+        vectors = self.encoder.encode(texts)
+        return (
+            self.quick_head.logits(self._quick_dense(static, features), lexical),
+            full.logits(self._full_dense(static, vectors, features), lexical),
+        )
 
     def save_vectors(self, path: Path) -> None:
         """Write the bank texts' MiniLM vectors for shipping beside the heads."""
@@ -250,15 +269,11 @@ class EmbeddingStrategy(Strategy):
                 len(self.lanes),
                 weights=self._weights,
             )
+            full = replace(full, temperature=self._temperatures[1])
             if self._heads_path is not None:
                 atomic_save(
                     self._heads_path,
-                    quick_dense=self.quick_head.dense_w,
-                    quick_sparse=self.quick_head.sparse_w,
-                    quick_b=self.quick_head.b,
-                    full_dense=full.dense_w,
-                    full_sparse=full.sparse_w,
-                    full_b=full.b,
+                    **_head_arrays(self.quick_head, full),
                     bank_static=self.bank_static.astype(np.float16),
                 )
             self._full = full
@@ -339,6 +354,35 @@ class EmbeddingStrategy(Strategy):
         weights = head.dense_w[-len(FEATURE_NAMES) :, self.lanes.index(lane)]
         order = np.argsort(-(values * weights))[:k]
         return [FEATURE_NAMES[int(i)] for i in order if values[int(i)] != 0]
+
+
+def _head_arrays(quick: Head, full: Head) -> dict[str, npt.NDArray[np.float32]]:
+    return {
+        "quick_dense": quick.dense_w,
+        "quick_sparse": quick.sparse_w,
+        "quick_b": quick.b,
+        "quick_t": np.array(quick.temperature, dtype=np.float32),
+        "full_dense": full.dense_w,
+        "full_sparse": full.sparse_w,
+        "full_b": full.b,
+        "full_t": np.array(full.temperature, dtype=np.float32),
+    }
+
+
+def _temperature(data: dict[str, npt.NDArray[Any]], head: str) -> float:
+    value = data.get(f"{head}_t")
+    return float(value) if value is not None else 1.0
+
+
+def shipped_temperatures() -> tuple[float, float]:
+    """The (quick, full) temperatures fitted for the shipped heads: heads trained at
+    start (a user examples file) reuse them, as they are fitted on the same bank plus a
+    few examples. (1, 1) when nothing is shipped."""
+    for path in sorted(PACKAGED_HEADS_DIR.glob("heads-*.npz")):
+        data = load_npz(path)
+        if data is not None:
+            return _temperature(data, "quick"), _temperature(data, "full")
+    return 1.0, 1.0
 
 
 def heads_key(bank: Sequence[Example], model: str, max_tokens: int) -> str:
