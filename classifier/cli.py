@@ -251,6 +251,8 @@ def eval_command(
     config = _config(strategy)
     if file is not None and bank_file is not None:
         _fail("give FILE or --bank, not both")
+    if by_file and bank_file is not None:
+        _fail("--by-file holds out the bank's files; it does not apply to --bank")
     if file is not None:
         chosen = _strategy(strategy, full_head="now")  # score the whole model, not a warm-up
         report = evaluate(chosen.classify, load_items(file))
@@ -265,8 +267,6 @@ def eval_command(
         except BankError as exc:
             _fail(str(exc))
         if by_file:
-            if bank_file:
-                _fail("--by-file holds out the bank's files; it does not apply to --bank")
             folds = len({e.group for e in bank})
         items = as_items(bank)
         source = bank_file.name if bank_file else "the example bank"

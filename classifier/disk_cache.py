@@ -106,14 +106,6 @@ class VectorCache:
         known.update(_read_vectors(self.path))
         return known
 
-    def lookup(self, texts: Sequence[str]) -> tuple[FloatArray | None, list[int]]:
-        """``(vectors or None, indices of texts not cached)``."""
-        known = self.load()
-        missing = [i for i, t in enumerate(texts) if text_key(t) not in known]
-        if missing:
-            return None, missing
-        return np.stack([known[text_key(t)] for t in texts]).astype(np.float32), []
-
     def vectors(
         self,
         texts: Sequence[str],
@@ -173,12 +165,18 @@ def save_shipped_vectors(path: Path, texts: Sequence[str], vectors: FloatArray) 
     rows = sorted({text_key(t): v for t, v in zip(texts, vectors, strict=True)}.items())
     matrix = np.stack([v for _, v in rows]).astype(np.float32)
     scales = np.maximum(np.abs(matrix).max(axis=1), 1e-12) / 127.0
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.stem}.tmp.npz")
-    np.savez_compressed(
-        tmp,
+    write_npz(
+        path,
         keys=np.frombuffer(b"".join(k for k, _ in rows), dtype=np.uint8).reshape(-1, 16),
         vectors=np.round(matrix / scales[:, None]).astype(np.int8),
         scales=scales.astype(np.float32),
     )
+
+
+def write_npz(path: Path, **arrays: npt.NDArray[Any]) -> None:
+    """Write a file to ship (compressed, replaced atomically). Unlike :func:`atomic_save`
+    for the cache, a failure raises: a tool that cannot write its output must say so."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.stem}.tmp.npz")
+    np.savez_compressed(tmp, **arrays)  # type: ignore[arg-type]
     os.replace(tmp, path)

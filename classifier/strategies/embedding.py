@@ -53,6 +53,7 @@ from classifier.disk_cache import (
     load_npz,
     model_digest,
     save_shipped_vectors,
+    write_npz,
 )
 from classifier.features import FEATURE_NAMES, feature_vector, last_user_text
 from classifier.strategies import FullHead
@@ -133,16 +134,19 @@ class EmbeddingStrategy(Strategy):
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self.heads_source: HeadsSource = "trained"
-        # Fitted for the shipped heads; heads trained here or cached reuse them, so a
-        # cache written before a refit does not keep stale ones (tools pass False: none).
-        self._temperatures = shipped_temperatures() if packaged_heads else (1.0, 1.0)
+        self._temperatures = (1.0, 1.0)
         # The shipped file first: same key, same training, plus its fitted temperatures.
         if packaged_heads and self._load_heads(self.packaged_heads_path):
             self.heads_source = "packaged"
-        elif self._heads_path is not None and self._load_heads(
-            self._heads_path, self._temperatures
-        ):
-            self.heads_source = "cache"
+        else:
+            # Fitted for the shipped heads; heads trained here or cached reuse them, so a
+            # cache written before a refit keeps no stale ones (tools pass False: none).
+            if packaged_heads:
+                self._temperatures = shipped_temperatures()
+            if self._heads_path is not None and self._load_heads(
+                self._heads_path, self._temperatures
+            ):
+                self.heads_source = "cache"
         self.loaded_from_cache = self.heads_source != "trained"
         if not self.loaded_from_cache:
             # Training inputs; a warm start needs none of them.
@@ -224,10 +228,7 @@ class EmbeddingStrategy(Strategy):
         full = self._full
         if full is None:
             raise RuntimeError("the full head is not built")
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(f".{path.name}.tmp.npz")
-        np.savez_compressed(tmp, **_head_arrays(self.quick_head, full))  # type: ignore[arg-type]
-        os.replace(tmp, path)
+        write_npz(path, **_head_arrays(self.quick_head, full))
 
     def calibrate(self, quick: float, full: float) -> None:
         """Set the heads' temperatures (``tools/build_heads.py`` fits them on held-out
@@ -241,10 +242,7 @@ class EmbeddingStrategy(Strategy):
         full = self._full
         if full is None:
             raise RuntimeError("the full head is not built")
-        texts = [last_user_text(r) or " " for r in requests]
-        static = self.static.encode(texts)
-        lexical = ngram_counts(texts)
-        features = np.array([feature_vector(r) for r in requests], dtype=np.float32)
+        texts, static, lexical, features = self._inputs(requests)
         vectors = self.encoder.encode(texts)
         return (
             self.quick_head.logits(self._quick_dense(static, features), lexical),
@@ -309,13 +307,18 @@ class EmbeddingStrategy(Strategy):
     def classify(self, request: Request) -> Decision:
         return self.classify_batch([request])[0]
 
+    def _inputs(
+        self, requests: Sequence[Request]
+    ) -> tuple[list[str], FloatArray, SparseRows, FloatArray]:
+        """What both heads read of ``requests``: texts, static vectors, n-grams, shape."""
+        texts = [last_user_text(r) or " " for r in requests]
+        features = np.array([feature_vector(r) for r in requests], dtype=np.float32)
+        return texts, self.static.encode(texts), ngram_counts(texts), features
+
     def classify_batch(self, requests: Sequence[Request]) -> list[Decision]:
         if not requests:
             return []
-        texts = [last_user_text(r) or " " for r in requests]
-        static = self.static.encode(texts)
-        lexical = ngram_counts(texts)
-        features = np.array([feature_vector(r) for r in requests], dtype=np.float32)
+        texts, static, lexical, features = self._inputs(requests)
         probs = self.quick_head.probs(self._quick_dense(static, features), lexical)
         heads = ["static"] * len(requests)
         full = self._full
